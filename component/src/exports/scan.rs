@@ -1,0 +1,147 @@
+//! Implementation of the `quiver:engine/scan` interface.
+
+use super::filter::from_nodes;
+use super::range_fetch::{open_remote, wit_stats};
+use super::Engine;
+use crate::bindings::exports::quiver::engine::scan::{
+    BatchStream as WitBatchStream, ColumnInfo, FetchStats as WitFetchStats, FileMetadata, Guest, GuestBatchStream,
+    GuestParquetFile, OpenOptions, ParquetFile as WitParquetFile, RowFilter, RowGroupInfo,
+    ScanRequest as WitScanRequest, ScanStats as WitScanStats,
+};
+use crate::bindings::quiver::engine::gpu;
+use crate::bindings::quiver::engine::types::Error as WitError;
+use crate::error::Result;
+use crate::filter::parse_where;
+use crate::ipc::encode_schema;
+use crate::scan::{BatchStream, ParquetFile, ScanRequest};
+use std::cell::RefCell;
+
+/// The `parquet-file` resource.
+pub struct ParquetFileResource(ParquetFile);
+
+/// The `batch-stream` resource.
+pub struct BatchStreamResource {
+    stream: RefCell<BatchStream>,
+    /// The GPU adapter the host offered when the scan started.
+    gpu_adapter: Option<String>,
+}
+
+impl Guest for Engine {
+    type ParquetFile = ParquetFileResource;
+    type BatchStream = BatchStreamResource;
+
+    fn open(url: String, options: OpenOptions) -> Result<WitParquetFile, WitError> {
+        let remote = open_remote(&url, options.fetch)?;
+        Ok(WitParquetFile::new(ParquetFileResource(ParquetFile::open(remote)?)))
+    }
+}
+
+impl GuestParquetFile for ParquetFileResource {
+    fn metadata(&self) -> FileMetadata {
+        describe(&self.0)
+    }
+
+    fn scan(&self, request: WitScanRequest) -> Result<WitBatchStream, WitError> {
+        let stream = self.0.scan(core_request(request)?)?;
+        let gpu_adapter = gpu::adapter().map(|adapter| format!("{} ({})", adapter.name, adapter.backend));
+        Ok(WitBatchStream::new(BatchStreamResource { stream: RefCell::new(stream), gpu_adapter }))
+    }
+
+    fn fetch_stats(&self) -> WitFetchStats {
+        wit_stats(self.0.source().borrow().stats())
+    }
+}
+
+impl GuestBatchStream for BatchStreamResource {
+    fn schema(&self) -> Vec<u8> {
+        // Encoding a schema that came from a decoded file cannot fail; an
+        // empty stream would be rejected by every reader, never misread.
+        encode_schema(self.stream.borrow().schema()).unwrap_or_default()
+    }
+
+    fn next(&self) -> Result<Option<Vec<u8>>, WitError> {
+        Ok(self.stream.borrow_mut().next_ipc()?)
+    }
+
+    fn stats(&self) -> WitScanStats {
+        let stats = self.stream.borrow().stats();
+        WitScanStats {
+            row_groups: stats.row_groups,
+            row_groups_scanned: stats.row_groups_scanned,
+            rows_scanned: stats.rows_scanned,
+            rows_matched: stats.rows_matched,
+            rows_returned: stats.rows_returned,
+            fetch: wit_stats(stats.fetch),
+            gpu_adapter: self.gpu_adapter.clone(),
+        }
+    }
+}
+
+fn core_request(request: WitScanRequest) -> Result<ScanRequest> {
+    let filter = match request.filter {
+        None => None,
+        Some(RowFilter::Sql(text)) => Some(parse_where(&text)?),
+        Some(RowFilter::Expression(expression)) => Some(from_nodes(&expression)?),
+    };
+    Ok(ScanRequest {
+        columns: request.columns,
+        filter,
+        offset: request.offset.unwrap_or(0),
+        limit: request.limit,
+        batch_size: request.batch_size,
+    })
+}
+
+fn describe(file: &ParquetFile) -> FileMetadata {
+    let metadata = file.metadata();
+    let footer = metadata.file_metadata();
+    let schema = file.arrow_schema();
+    let descriptor = footer.schema_descr();
+    let columns = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(root, field)| {
+            let leaf = (0..descriptor.num_columns()).find(|&leaf| descriptor.get_column_root_idx(leaf) == root);
+            let group = descriptor.root_schema().get_fields().get(root);
+            let (physical_type, logical_type) = match (leaf, group) {
+                (Some(leaf), Some(node)) if node.is_primitive() => {
+                    let column = descriptor.column(leaf);
+                    (column.physical_type().to_string(), column.logical_type_ref().map(|t| format!("{t:?}")))
+                }
+                _ => ("GROUP".to_string(), group.and_then(|n| n.get_basic_info().logical_type_ref().map(|t| format!("{t:?}")))),
+            };
+            ColumnInfo {
+                name: field.name().clone(),
+                physical_type,
+                logical_type,
+                arrow_type: field.data_type().to_string(),
+                nullable: field.is_nullable(),
+            }
+        })
+        .collect();
+    let row_groups = metadata
+        .row_groups()
+        .iter()
+        .map(|group| RowGroupInfo {
+            num_rows: u64::try_from(group.num_rows()).unwrap_or(0),
+            compressed_size: u64::try_from(group.compressed_size()).unwrap_or(0),
+            uncompressed_size: u64::try_from(group.total_byte_size()).unwrap_or(0),
+        })
+        .collect();
+    let source = file.source().borrow();
+    FileMetadata {
+        size: source.size(),
+        etag: source.validator().map(str::to_owned),
+        num_rows: u64::try_from(footer.num_rows()).unwrap_or(0),
+        version: footer.version(),
+        created_by: footer.created_by().map(str::to_owned),
+        columns,
+        row_groups,
+        key_value: footer
+            .key_value_metadata()
+            .map(|pairs| pairs.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect())
+            .unwrap_or_default(),
+        arrow_schema: encode_schema(schema).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,203 @@
+//! Evaluating a [`BoundPredicate`] on a record batch with Arrow's kernels and
+//! SQL's three-valued logic.
+
+use super::bind::{canonical, Node, Operand};
+use super::{BoundPredicate, CompareOp};
+use crate::error::{Error, Result};
+use arrow_arith::boolean::{and_kleene, is_not_null, is_null, not, or_kleene};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, ArrayRef, BooleanArray, Datum, RecordBatch, Scalar};
+use arrow_buffer::BooleanBuffer;
+use arrow_ord::cmp;
+use std::sync::Arc;
+
+impl BoundPredicate {
+    /// Evaluates the predicate on every row of `batch`, which must hold the
+    /// columns of [`BoundPredicate::columns`]. NULL means "unknown".
+    pub fn evaluate(&self, batch: &RecordBatch) -> Result<BooleanArray> {
+        evaluate(&self.root, batch)
+    }
+
+    /// Like [`BoundPredicate::evaluate`], with NULL turned into false: the rows
+    /// a WHERE clause keeps.
+    pub fn select(&self, batch: &RecordBatch) -> Result<BooleanArray> {
+        let verdict = self.evaluate(batch)?;
+        Ok(match verdict.nulls() {
+            Some(nulls) => BooleanArray::new(verdict.values() & nulls.inner(), None),
+            None => verdict,
+        })
+    }
+}
+
+fn evaluate(node: &Node, batch: &RecordBatch) -> Result<BooleanArray> {
+    let rows = batch.num_rows();
+    Ok(match node {
+        Node::Const(value) => BooleanArray::from(vec![*value; rows]),
+        Node::BoolColumn(operand) => column(operand, batch)?.as_boolean().clone(),
+        Node::Compare { left, op, right } => {
+            let left = value(left, batch)?;
+            let right = value(right, batch)?;
+            let (left, right) = (left.as_ref(), right.as_ref());
+            match op {
+                CompareOp::Eq => cmp::eq(left, right)?,
+                CompareOp::NotEq => cmp::neq(left, right)?,
+                CompareOp::Lt => cmp::lt(left, right)?,
+                CompareOp::LtEq => cmp::lt_eq(left, right)?,
+                CompareOp::Gt => cmp::gt(left, right)?,
+                CompareOp::GtEq => cmp::gt_eq(left, right)?,
+            }
+        }
+        Node::UnlessNull { column: operand, value } => {
+            let array = column(operand, batch)?;
+            let values = if *value { BooleanBuffer::new_set(rows) } else { BooleanBuffer::new_unset(rows) };
+            BooleanArray::new(values, array.logical_nulls())
+        }
+        Node::IsNull { column: operand, negated } => {
+            let array = column(operand, batch)?;
+            if *negated { is_not_null(&array)? } else { is_null(&array)? }
+        }
+        Node::Like { column: operand, pattern, negated } => {
+            let array = column(operand, batch)?;
+            let pattern = Scalar::new(arrow_cast::cast(
+                &arrow_array::StringArray::from(vec![pattern.as_str()]),
+                array.data_type(),
+            )?);
+            if *negated {
+                arrow_string::like::nlike(&array, &pattern)?
+            } else {
+                arrow_string::like::like(&array, &pattern)?
+            }
+        }
+        Node::And(left, right) => and_kleene(&evaluate(left, batch)?, &evaluate(right, batch)?)?,
+        Node::Or(left, right) => or_kleene(&evaluate(left, batch)?, &evaluate(right, batch)?)?,
+        Node::Not(inner) => not(&evaluate(inner, batch)?)?,
+    })
+}
+
+/// An operand as a kernel input: a column array or a scalar.
+fn value(operand: &Operand, batch: &RecordBatch) -> Result<Box<dyn Datum>> {
+    Ok(match operand {
+        Operand::Scalar(array) => Box::new(Scalar::new(Arc::clone(array))),
+        Operand::Column { .. } => Box::new(column(operand, batch)?),
+    })
+}
+
+/// A column of the batch, cast to the comparison type and, for floats,
+/// canonicalised so that Arrow's total order matches SQL's.
+fn column(operand: &Operand, batch: &RecordBatch) -> Result<ArrayRef> {
+    let Operand::Column { name, cast, canonical_float } = operand else {
+        return Err(Error::Internal("a constant used where a column is needed".into()));
+    };
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("column {name:?} missing from the filter batch")))?;
+    let array = match cast {
+        Some(data_type) => arrow_cast::cast(array, data_type)?,
+        None => Arc::clone(array),
+    };
+    if !*canonical_float {
+        return Ok(array);
+    }
+    let floats = arrow_cast::cast(&array, &arrow_schema::DataType::Float64)?;
+    let canonical: arrow_array::Float64Array = floats.as_primitive::<Float64Type>().unary(canonical);
+    Ok(Arc::new(canonical))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::filter::{bind, parse_where};
+    use arrow_array::{
+        ArrayRef, BooleanArray, Decimal128Array, Float32Array, Int8Array, RecordBatch, StringArray,
+        UInt64Array,
+    };
+    use std::sync::Arc;
+
+    fn batch() -> RecordBatch {
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("i", Arc::new(Int8Array::from(vec![Some(-128), Some(2), Some(3), None, Some(127)]))),
+            ("u", Arc::new(UInt64Array::from(vec![Some(u64::MAX), Some(0), Some(1 << 63), Some(5), None]))),
+            (
+                "d",
+                Arc::new(
+                    Decimal128Array::from(vec![Some(250), Some(-5), None, Some(100), Some(251)])
+                        .with_precision_and_scale(9, 2)
+                        .unwrap(),
+                ),
+            ),
+            ("f", Arc::new(Float32Array::from(vec![Some(f32::NAN), Some(-0.0), Some(0.1), None, Some(-f32::NAN)]))),
+            ("s", Arc::new(StringArray::from(vec![Some("apple"), Some("ap"), None, Some("b%c"), Some("a\\b")]))),
+        ];
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    fn rows(where_clause: &str) -> Vec<Option<bool>> {
+        let batch = batch();
+        let bound = bind(&parse_where(where_clause).unwrap(), &batch.schema()).unwrap();
+        bound.evaluate(&batch).unwrap().iter().collect()
+    }
+
+    const T: Option<bool> = Some(true);
+    const F: Option<bool> = Some(false);
+    const N: Option<bool> = None;
+
+    #[test]
+    fn integer_columns_compare_exactly_with_any_number() {
+        assert_eq!(rows("i < 2.5"), [T, T, F, N, F]);
+        assert_eq!(rows("i = 2.5"), [F, F, F, N, F]);
+        assert_eq!(rows("i < 1000"), [T, T, T, N, T]);
+        assert_eq!(rows("i >= -129"), [T, T, T, N, T]);
+        assert_eq!(rows("u > 9223372036854775807"), [T, F, T, F, N]);
+        assert_eq!(rows("u = 18446744073709551615"), [T, F, F, F, N]);
+        assert_eq!(rows("i = '3'"), [F, F, T, N, F]);
+    }
+
+    #[test]
+    fn decimals_compare_exactly() {
+        assert_eq!(rows("d = 2.5"), [T, F, N, F, F]);
+        assert_eq!(rows("d > 2.505"), [F, F, N, F, T]);
+        assert_eq!(rows("d <= 1"), [F, T, N, T, F]);
+    }
+
+    #[test]
+    fn floats_order_nan_last_and_equal_zeroes() {
+        assert_eq!(rows("f > 1e300"), [T, F, F, N, T]);
+        assert_eq!(rows("f = 0"), [F, T, F, N, F]);
+        assert_eq!(rows("f = f"), [T, T, T, N, T]);
+    }
+
+    #[test]
+    fn three_valued_logic_and_null_literals() {
+        assert_eq!(rows("i = NULL"), [N, N, N, N, N]);
+        assert_eq!(rows("NOT (i > 2)"), [T, T, F, N, F]);
+        assert_eq!(rows("i IN (2, NULL)"), [N, T, N, N, N]);
+        assert_eq!(rows("i NOT IN (2, NULL)"), [N, F, N, N, N]);
+        assert_eq!(rows("i > 2 OR i IS NULL"), [F, F, T, T, T]);
+        assert_eq!(rows("i BETWEEN 2 AND 3"), [F, T, T, N, F]);
+    }
+
+    #[test]
+    fn like_has_no_escape_character() {
+        assert_eq!(rows("s LIKE 'ap%'"), [T, T, N, F, F]);
+        assert_eq!(rows("s LIKE 'b%c'"), [F, F, N, T, F]);
+        assert_eq!(rows("s LIKE 'a\\b'"), [F, F, N, F, T]);
+        assert_eq!(rows("s NOT LIKE '_p%'"), [F, F, N, T, T]);
+    }
+
+    #[test]
+    fn select_drops_unknown_rows() {
+        let batch = batch();
+        let bound = bind(&parse_where("i > 2").unwrap(), &batch.schema()).unwrap();
+        assert_eq!(bound.select(&batch).unwrap(), BooleanArray::from(vec![false, false, true, false, true]));
+    }
+
+    #[test]
+    fn binding_reports_typed_errors() {
+        let schema = batch().schema();
+        let error = |clause: &str| bind(&parse_where(clause).unwrap(), &schema).unwrap_err();
+        assert!(matches!(error("nope = 1"), crate::error::Error::ColumnNotFound(_)));
+        assert!(matches!(error("i = 'abc'"), crate::error::Error::TypeMismatch(_)));
+        assert!(matches!(error("i LIKE 'a%'"), crate::error::Error::TypeMismatch(_)));
+        assert!(matches!(error("s"), crate::error::Error::TypeMismatch(_)));
+    }
+}

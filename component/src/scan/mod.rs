@@ -1,0 +1,142 @@
+//! Parquet files: opening one (decoding its footer) and scanning it.
+
+mod stream;
+
+pub use stream::{BatchStream, ScanRequest, ScanStats};
+
+use crate::error::{Error, Result};
+use crate::source::RemoteFile;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::basic::Type as PhysicalType;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataPushDecoder};
+use parquet::DecodeResult;
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// An opened file shared by a [`ParquetFile`] and the scans it started.
+pub type SharedFile = Rc<RefCell<RemoteFile>>;
+
+/// Bytes at the end of every Parquet file: footer length (4) and magic (4).
+const FOOTER_TRAILER: u64 = 8;
+
+/// An open Parquet file: its bytes and its decoded footer.
+#[derive(Debug, Clone)]
+pub struct ParquetFile {
+    source: SharedFile,
+    reader_metadata: ArrowReaderMetadata,
+}
+
+impl ParquetFile {
+    /// Decodes the footer of `remote`. Reads that fall in the tail fetched at
+    /// open cost nothing; a footer bigger than that costs one more request.
+    pub fn open(mut remote: RemoteFile) -> Result<Self> {
+        let metadata = read_footer(&mut remote)?;
+        let reader_metadata = arrow_metadata(Arc::new(metadata))?;
+        Ok(Self {
+            source: Rc::new(RefCell::new(remote)),
+            reader_metadata,
+        })
+    }
+
+    /// The decoded footer.
+    pub fn metadata(&self) -> &Arc<ParquetMetaData> {
+        self.reader_metadata.metadata()
+    }
+
+    /// The file's schema as Arrow types.
+    pub fn arrow_schema(&self) -> &Arc<Schema> {
+        self.reader_metadata.schema()
+    }
+
+    /// The file's bytes.
+    pub fn source(&self) -> &SharedFile {
+        &self.source
+    }
+
+    /// Starts a scan; checks the request against the schema before reading.
+    pub fn scan(&self, request: ScanRequest) -> Result<BatchStream> {
+        BatchStream::new(Rc::clone(&self.source), self.reader_metadata.clone(), request)
+    }
+}
+
+fn read_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
+    let size = remote.size();
+    let url = remote.url().to_owned();
+    if size < FOOTER_TRAILER + 4 {
+        return Err(Error::NotParquet(format!(
+            "{url} is {size} bytes long, too short to be a Parquet file"
+        )));
+    }
+    let trailer = remote.read(&[size - FOOTER_TRAILER..size])?.remove(0);
+    match &trailer[4..] {
+        b"PAR1" => {}
+        b"PARE" => {
+            return Err(Error::Unsupported(format!(
+                "{url} is an encrypted Parquet file; encryption is not supported"
+            )));
+        }
+        _ => {
+            return Err(Error::NotParquet(format!(
+                "{url} is not a Parquet file (it does not end with the PAR1 magic)"
+            )));
+        }
+    }
+    let footer_len = u64::from(u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]));
+    if footer_len + FOOTER_TRAILER + 4 > size {
+        return Err(Error::NotParquet(format!(
+            "{url}: the footer claims {footer_len} bytes but the file has only {size}"
+        )));
+    }
+    let mut decoder =
+        ParquetMetaDataPushDecoder::try_new(size)?.with_page_index_policy(PageIndexPolicy::Skip);
+    loop {
+        match decoder.try_decode().map_err(|e| corrupt_footer(&url, e))? {
+            DecodeResult::NeedsData(ranges) => {
+                let data = remote.read(&ranges)?;
+                decoder.push_ranges(ranges, data)?;
+            }
+            DecodeResult::Data(metadata) => return Ok(metadata),
+            DecodeResult::Finished => {
+                return Err(Error::Internal(format!("{url}: footer decoder finished without metadata")));
+            }
+        }
+    }
+}
+
+fn corrupt_footer(url: &str, error: parquet::errors::ParquetError) -> Error {
+    Error::CorruptFile(format!("{url}: cannot decode the Parquet footer: {error}"))
+}
+
+/// The Arrow view of the file. INT96 timestamps are read in microseconds
+/// rather than Arrow's default nanoseconds, as DuckDB and Spark do, so that
+/// dates beyond the years 1677–2262 are not wrapped.
+fn arrow_metadata(metadata: Arc<ParquetMetaData>) -> Result<ArrowReaderMetadata> {
+    let default = ArrowReaderMetadata::try_new(Arc::clone(&metadata), ArrowReaderOptions::new())?;
+    let descriptor = metadata.file_metadata().schema_descr();
+    let mut int96_roots: Vec<usize> = (0..descriptor.num_columns())
+        .filter(|&leaf| descriptor.column(leaf).physical_type() == PhysicalType::INT96)
+        .map(|leaf| descriptor.get_column_root_idx(leaf))
+        .collect();
+    int96_roots.dedup();
+    let schema = default.schema();
+    let nanos = DataType::Timestamp(TimeUnit::Nanosecond, None);
+    if !int96_roots.iter().any(|&root| schema.field(root).data_type() == &nanos) {
+        return Ok(default);
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(index, field)| {
+            if int96_roots.contains(&index) && field.data_type() == &nanos {
+                field.as_ref().clone().with_data_type(DataType::Timestamp(TimeUnit::Microsecond, None))
+            } else {
+                field.as_ref().clone()
+            }
+        })
+        .collect();
+    let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    Ok(ArrowReaderMetadata::try_new(metadata, ArrowReaderOptions::new().with_schema(hinted))?)
+}

@@ -1,0 +1,107 @@
+//! Merging nearby byte ranges into fewer requests, and slicing the answers
+//! back into the ranges that were asked for.
+
+use bytes::Bytes;
+use std::ops::Range;
+
+/// Requests planned for a set of wanted ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoalescedRanges {
+    /// Ranges to request: sorted, disjoint, separated by more than the gap.
+    pub requests: Vec<Range<u64>>,
+    /// For each wanted range, the index of the request that covers it.
+    covering: Vec<usize>,
+}
+
+/// Merges `wanted` ranges whose gap is at most `max_gap` bytes.
+///
+/// ```text
+/// wanted:    [--)  [-)          [---)
+///                [----)
+/// max_gap:       |<->|   (gaps up to this long are read through)
+/// requests:  [--------)         [---)
+/// ```
+/// Overlapping and duplicate wanted ranges are allowed; empty ones are covered
+/// by the request nearest to them (or by an empty request).
+pub fn coalesce(wanted: &[Range<u64>], max_gap: u64) -> CoalescedRanges {
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_by_key(|&index| (wanted[index].start, wanted[index].end));
+    let mut requests: Vec<Range<u64>> = Vec::new();
+    let mut covering = vec![0; wanted.len()];
+    for index in order {
+        let range = &wanted[index];
+        match requests.last_mut() {
+            Some(last) if range.start <= last.end.saturating_add(max_gap) => {
+                last.end = last.end.max(range.end);
+            }
+            _ => requests.push(range.clone()),
+        }
+        covering[index] = requests.len() - 1;
+    }
+    CoalescedRanges { requests, covering }
+}
+
+impl CoalescedRanges {
+    /// Cuts the bodies of `requests` (in the same order) into the wanted ranges.
+    pub fn slice(&self, wanted: &[Range<u64>], bodies: &[Bytes]) -> Vec<Bytes> {
+        wanted
+            .iter()
+            .zip(&self.covering)
+            .map(|(range, &request_index)| {
+                let request = &self.requests[request_index];
+                let start = (range.start - request.start) as usize;
+                let end = (range.end - request.start) as usize;
+                bodies[request_index].slice(start..end)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny deterministic generator so the randomized test needs no crate.
+    fn next(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    #[test]
+    fn merges_within_gap_and_keeps_far_ranges_apart() {
+        let wanted = [0..10, 12..20, 100..110, 5..8];
+        let plan = coalesce(&wanted, 2);
+        assert_eq!(plan.requests, vec![0..20, 100..110]);
+    }
+
+    #[test]
+    fn randomized_slices_equal_direct_reads() {
+        let file: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let file = Bytes::from(file);
+        let mut seed = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..500 {
+            let count = (next(&mut seed) % 12) as usize;
+            let wanted: Vec<Range<u64>> = (0..count)
+                .map(|_| {
+                    let start = next(&mut seed) % 9_000;
+                    start..start + next(&mut seed) % 1_000
+                })
+                .collect();
+            let gap = next(&mut seed) % 600;
+            let plan = coalesce(&wanted, gap);
+            for pair in plan.requests.windows(2) {
+                assert!(pair[0].end + gap < pair[1].start, "requests must stay apart");
+            }
+            let bodies: Vec<Bytes> = plan
+                .requests
+                .iter()
+                .map(|r| file.slice(r.start as usize..r.end as usize))
+                .collect();
+            for (range, bytes) in wanted.iter().zip(plan.slice(&wanted, &bodies)) {
+                assert_eq!(bytes, file.slice(range.start as usize..range.end as usize));
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Where a file's bytes come from.
+//!
+//! A [`Transport`] performs the I/O for one file (HTTP through `wasi:http`, a
+//! local file through `wasi:filesystem`, or memory in tests). [`RemoteFile`]
+//! holds the policy on top of it: bounds checks, the cached tail, coalescing
+//! and traffic counters. Nothing above this module does I/O.
+
+mod coalesce;
+mod file;
+#[cfg(target_arch = "wasm32")]
+mod http;
+mod memory;
+mod remote;
+
+pub use coalesce::{coalesce, CoalescedRanges};
+pub use file::FileTransport;
+pub use memory::MemoryTransport;
+pub use remote::{FetchOptions, FetchStats, RemoteFile};
+
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use std::ops::Range;
+
+/// What a transport learns when it opens a file.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// File size in bytes.
+    pub size: u64,
+    /// The server's validator (`ETag`, else `Last-Modified`).
+    pub validator: Option<String>,
+    /// The last bytes of the file: as many as asked for, or the whole file
+    /// when it is smaller or the server sent all of it.
+    pub tail: Bytes,
+}
+
+/// Performs the reads of one file. Callers pass ranges that lie inside the
+/// file, sorted and not overlapping.
+pub trait Transport {
+    /// Learns the file's size and validator, and reads its last `tail_bytes`
+    /// bytes, in one request where the protocol allows.
+    fn open(&mut self, tail_bytes: u64) -> Result<Opened>;
+
+    /// Reads every range, with up to `max_concurrency` requests in flight,
+    /// and returns their bytes in the order asked.
+    fn fetch(&mut self, ranges: &[Range<u64>], max_concurrency: usize) -> Result<Vec<Bytes>>;
+}
+
+/// Picks the transport for a URL: `http(s)://` or `file://`.
+pub fn transport_for(url: &str) -> Result<Box<dyn Transport>> {
+    let parsed = url::Url::parse(url)
+        .map_err(|error| Error::InvalidArgument(format!("invalid URL {url:?}: {error}")))?;
+    match parsed.scheme() {
+        "file" => Ok(Box::new(FileTransport::from_url(&parsed)?)),
+        "http" | "https" => http_transport(parsed),
+        scheme => Err(Error::InvalidArgument(format!(
+            "unsupported URL scheme {scheme:?} in {url:?}: use http://, https:// or file://"
+        ))),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn http_transport(url: url::Url) -> Result<Box<dyn Transport>> {
+    Ok(Box::new(http::HttpTransport::new(url)?))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn http_transport(url: url::Url) -> Result<Box<dyn Transport>> {
+    Err(Error::Unsupported(format!(
+        "{url}: HTTP is read through the wasi:http import, which only the WebAssembly build has"
+    )))
+}
