@@ -25,7 +25,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import gen_data
 import util
 from util import assert_clean_error, assert_tables_equal, describe, duckdb_select
 

@@ -15,7 +15,7 @@ import os
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -135,11 +135,16 @@ def parse_stats(stderr: str) -> dict:
 
 
 def read_arrow_stream(data: bytes | Path | str) -> pa.Table:
-    """Read one Arrow IPC *stream* (bytes, or a file path) into a Table."""
-    if isinstance(data, (bytes, bytearray)):
-        return pa.ipc.open_stream(pa.BufferReader(data)).read_all()
-    with pa.OSFile(str(data), "rb") as f:
-        return pa.ipc.open_stream(f).read_all()
+    """Read one Arrow IPC *stream* (bytes, or a file path) into a Table; AssertionError if the
+    data is not one."""
+    try:
+        if isinstance(data, (bytes, bytearray)):
+            return pa.ipc.open_stream(pa.BufferReader(data)).read_all()
+        with pa.OSFile(str(data), "rb") as f:
+            return pa.ipc.open_stream(f).read_all()
+    except (pa.ArrowInvalid, OSError) as e:
+        what = f"{len(data)} bytes of output" if isinstance(data, (bytes, bytearray)) else str(data)
+        raise AssertionError(f"not an Arrow IPC stream ({what}): {e}") from e
 
 
 def scan_args(source: str, columns: Optional[Sequence[str]] = None, where: Optional[str] = None,
@@ -320,12 +325,3 @@ def cells(table: pa.Table) -> list[list]:
 
 def first_line(text: str) -> str:
     return next((ln for ln in text.splitlines() if ln.strip()), "")
-
-
-def unique(items: Iterable) -> list:
-    seen, out = set(), []
-    for x in items:
-        if x not in seen:
-            seen.add(x)
-            out.append(x)
-    return out

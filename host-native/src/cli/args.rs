@@ -1,0 +1,81 @@
+//! Command-line flags. Parsing only validates; nothing is loaded here.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Query Parquet files, local or remote over HTTP range requests.
+#[derive(Debug, Parser)]
+#[command(name = "quiver", version, about, propagate_version = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a file's schema, row groups and metadata (reads only the footer).
+    Info {
+        /// A local path, a file:// URL or an http(s):// URL.
+        source: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read rows, optionally filtered and limited.
+    Scan(ScanArgs),
+    /// Serve a directory over HTTP with Range support (for demos and tests).
+    Serve {
+        /// The directory to serve.
+        dir: PathBuf,
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+/// Flags of `quiver scan`.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// A local path, a file:// URL or an http(s):// URL.
+    pub source: String,
+    /// Columns to return, comma-separated, in this order (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// A SQL WHERE clause, e.g. "price > 10 AND name LIKE 'a%'".
+    #[arg(long = "where", value_name = "EXPR")]
+    pub where_clause: Option<String>,
+    /// Return at most N rows.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Skip the first N matching rows.
+    #[arg(long, value_name = "N")]
+    pub offset: Option<u64>,
+    /// Output format (default: table on a terminal, csv otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the output to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print scan statistics as one JSON object on the last line of stderr.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable table sized to the terminal.
+    Table,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON object per row, one per line.
+    Json,
+    /// An Arrow IPC stream.
+    Arrow,
+}
+
+/// Parses the process arguments; `--help`, `--version` and usage errors exit here.
+pub fn parse() -> Args {
+    Args::parse()
+}

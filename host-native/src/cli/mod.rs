@@ -1,0 +1,84 @@
+//! The `quiver` command's behaviour: run a parsed command, and turn its
+//! outcome into an exit status (in one place, [`exit_code`]).
+
+pub mod args;
+mod info;
+mod output;
+mod scan;
+mod serve;
+
+use args::{Args, Command};
+use quiver_host::bindings::EngineError;
+use quiver_host::client::describe_error;
+use std::process::ExitCode;
+
+/// Why a command failed.
+pub enum Failure {
+    /// The engine refused the query with a typed error (exit 1).
+    Engine(EngineError),
+    /// The host failed or the component trapped (exit 2).
+    Host(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure::Host(error)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Failure::Host(error.into())
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(error: EngineError) -> Self {
+        Failure::Engine(error)
+    }
+}
+
+/// Runs a command on a fresh tokio runtime.
+pub fn run(args: Args) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match args.command {
+            Command::Info { source, json } => info::run(&source, json).await,
+            Command::Scan(scan_args) => scan::run(scan_args).await,
+            Command::Serve { dir, port } => serve::run(&dir, port).await,
+        }
+    })
+}
+
+/// Exit status: 0 success (a closed output pipe included), 1 a typed engine
+/// error, 2 a usage error (from clap) or a host failure or trap. The error is
+/// printed once, on one line.
+pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Engine(error)) => {
+            eprintln!("quiver: error: {}", describe_error(&error));
+            ExitCode::from(1)
+        }
+        Err(Failure::Host(error)) => {
+            let broken_pipe = error
+                .chain()
+                .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+                .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
+            let message = format!("{error:#}").replace('\n', " ");
+            eprintln!("quiver: error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Loads the component and starts an instance that can read `source`.
+async fn session_for(source: &quiver_host::source::Source) -> anyhow::Result<quiver_host::runtime::Session> {
+    use quiver_host::runtime::Runtime;
+    let runtime = Runtime::load(&Runtime::locate_component()?)?;
+    let directories: Vec<_> = source.directory.iter().cloned().collect();
+    runtime.session(&directories).await
+}

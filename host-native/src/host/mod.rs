@@ -1,0 +1,3 @@
+//! Host implementations of Quiver's own imported interfaces, one module each.
+
+pub mod gpu;

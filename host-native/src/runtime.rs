@@ -1,0 +1,108 @@
+//! Loading the engine component (compiled once, then cached on disk) and
+//! instantiating it with the host's capabilities.
+
+use crate::bindings::{Engine as EngineWorld, EnginePre};
+use crate::state::QuiverState;
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store};
+
+/// File name of the engine component next to the `quiver` binary.
+pub const COMPONENT_FILE: &str = "quiver-engine.wasm";
+
+/// Environment variable that overrides where the component is found.
+pub const COMPONENT_ENV: &str = "QUIVER_ENGINE_WASM";
+
+/// A compiled engine component, ready to instantiate many times.
+pub struct Runtime {
+    engine: Engine,
+    pre: EnginePre<QuiverState>,
+}
+
+/// One engine instance and its store.
+pub struct Session {
+    /// The store holding the instance's state.
+    pub store: Store<QuiverState>,
+    /// The instance's exports.
+    pub engine: EngineWorld,
+}
+
+impl Runtime {
+    /// Finds the component: `$QUIVER_ENGINE_WASM`, else next to the running
+    /// executable (where `make build` puts it).
+    pub fn locate_component() -> Result<PathBuf> {
+        if let Some(path) = std::env::var_os(COMPONENT_ENV) {
+            return Ok(PathBuf::from(path));
+        }
+        let exe = std::env::current_exe().context("cannot find the running executable")?;
+        let beside = exe.with_file_name(COMPONENT_FILE);
+        anyhow::ensure!(
+            beside.exists(),
+            "the engine component {} is missing: run `make build`, or set {COMPONENT_ENV}",
+            beside.display()
+        );
+        Ok(beside)
+    }
+
+    /// Loads the component at `path`, compiling it only when no cached
+    /// compilation for these exact bytes and this wasmtime exists.
+    pub fn load(path: &Path) -> Result<Self> {
+        let config = Config::new();
+        let engine = Engine::new(&config)?;
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let component = load_cached(&engine, &bytes)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        crate::bindings::quiver::engine::gpu::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        let pre = EnginePre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Self { engine, pre })
+    }
+
+    /// A fresh instance that can read files in `directories` (and the network).
+    pub async fn session(&self, directories: &[PathBuf]) -> Result<Session> {
+        let mut store = Store::new(&self.engine, QuiverState::new(directories)?);
+        let engine = self.pre.instantiate_async(&mut store).await?;
+        Ok(Session { store, engine })
+    }
+}
+
+/// The compiled component from the cache, or compiled now and cached.
+fn load_cached(engine: &Engine, wasm: &[u8]) -> Result<Component> {
+    let Some(path) = cache_path(engine, wasm) else {
+        return Ok(Component::new(engine, wasm)?);
+    };
+    if path.exists() {
+        // SAFETY: the file was written by `Component::serialize` of this very
+        // wasmtime for these bytes (the name hashes both); wasmtime checks the
+        // header and we recompile on any error.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+            return Ok(component);
+        }
+    }
+    let component = Component::new(engine, wasm)?;
+    if let (Some(dir), Ok(serialized)) = (path.parent(), component.serialize()) {
+        // A cache that cannot be written only costs speed next time.
+        let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::create_dir_all(dir).is_ok() && std::fs::write(&temporary, serialized).is_ok() {
+            let _ = std::fs::rename(&temporary, &path);
+        }
+    }
+    Ok(component)
+}
+
+/// `$XDG_CACHE_HOME/quiver/` (or `~/.cache/quiver/`), with a file name that
+/// hashes the component bytes and the engine's compatibility settings.
+fn cache_path(engine: &Engine, wasm: &[u8]) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    let mut compatibility = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut compatibility);
+    let digest = Sha256::digest(wasm);
+    let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Some(base.join("quiver").join(format!("engine-{name}-{:016x}.cwasm", compatibility.finish())))
+}

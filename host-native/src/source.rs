@@ -1,0 +1,68 @@
+//! What the user names on the command line: a local path, a `file://` URL or
+//! an `http(s)://` URL, turned into the URL the engine opens and the
+//! directory (if any) the host must pre-open for it.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// A file to read, as the engine will see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The URL passed to the engine.
+    pub url: String,
+    /// The directory to pre-open (local files only).
+    pub directory: Option<PathBuf>,
+}
+
+impl Source {
+    /// Resolves `text`: URLs with a scheme are taken as they are (`file://`
+    /// ones are checked and canonicalised), anything else is a local path.
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.starts_with("http://") || text.starts_with("https://") {
+            return Ok(Self { url: text.to_owned(), directory: None });
+        }
+        let path = if text.starts_with("file://") {
+            let url = url::Url::parse(text).with_context(|| format!("invalid URL {text:?}"))?;
+            url.to_file_path().map_err(|()| anyhow::anyhow!("{text:?} is not a local file URL"))?
+        } else if let Some((scheme, _)) = text.split_once("://") {
+            bail!("unsupported URL scheme {scheme:?}: use a path, file://, http:// or https://");
+        } else {
+            PathBuf::from(text)
+        };
+        Self::local(&path)
+    }
+
+    fn local(path: &Path) -> Result<Self> {
+        let canonical = std::fs::canonicalize(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let directory = canonical
+            .parent()
+            .with_context(|| format!("{} has no parent directory", canonical.display()))?
+            .to_path_buf();
+        let url = url::Url::from_file_path(&canonical)
+            .map_err(|()| anyhow::anyhow!("cannot make a URL of {}", canonical.display()))?;
+        Ok(Self { url: url.to_string(), directory: Some(directory) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths_become_file_urls_with_their_directory() {
+        let source = Source::parse("Cargo.toml").unwrap();
+        assert!(source.url.starts_with("file:///") && source.url.ends_with("/Cargo.toml"));
+        let directory = source.directory.unwrap();
+        assert!(directory.is_absolute() && directory.join("Cargo.toml").exists());
+        assert_eq!(Source::parse(&source.url).unwrap().url, source.url);
+    }
+
+    #[test]
+    fn http_urls_pass_through_and_other_schemes_fail() {
+        let source = Source::parse("http://127.0.0.1:1/x.parquet").unwrap();
+        assert_eq!(source.directory, None);
+        assert!(Source::parse("s3://bucket/x").is_err());
+        assert!(Source::parse("/definitely/not/here.parquet").is_err());
+    }
+}
