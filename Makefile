@@ -38,3 +38,45 @@ component: setup
 host: component
 	$(CARGO) build --release -p quiver-host
 	cp $(ENGINE_WASM) target/release/quiver-engine.wasm
+
+## test: everything CI runs: formatting, lints, native unit tests, the
+## component under wasmtime, and the conformance suite against DuckDB/pyarrow
+test: build lint test-rust test-conformance
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release -p quiver-host --all-targets -- -D warnings
+	$(CARGO) clippy --release -p quiver-engine --all-targets -- -D warnings
+	$(CARGO) clippy --release -p quiver-engine --target $(WASM_TARGET) -- -D warnings
+
+test-rust: build
+	$(CARGO) test --release -p quiver-engine
+	$(CARGO) test --release -p quiver-host
+
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+test-conformance: build $(VENV)/.installed
+	$(PYTHON) -m pytest tests -q
+
+## demo: serve the bundled sample over HTTP and query it with range requests
+demo: build
+	@set -e; log=$$(mktemp); \
+	$(QUIVER) serve tests/data --port 0 > $$log & server=$$!; \
+	trap 'kill $$server 2>/dev/null' EXIT; \
+	for _ in $$(seq 50); do grep -q http $$log && break; sleep 0.1; done; \
+	base=$$(grep -o 'http://[^ ]*' $$log); url=$${base}sample.parquet; \
+	echo "== quiver info $$url"; $(QUIVER) info $$url; \
+	echo; echo "== the first 5 long card trips (4 of 9 columns, 1 of 5 row groups fetched)"; \
+	$(QUIVER) scan $$url --columns id,pickup_at,trip_distance,fare_amount \
+		--where "trip_distance > 20 AND payment_type = 'card'" --limit 5 --format table --stats; \
+	echo; echo "== big tips in the last hour of 15 January, as JSON lines"; \
+	$(QUIVER) scan $$url --columns id,pickup_at,vendor,tip_amount \
+		--where "pickup_at >= TIMESTAMP '2024-01-15 23:00:00' AND pickup_at < DATE '2024-01-16' AND tip_amount > 10" \
+		--format json --stats
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) .setup-done

@@ -44,7 +44,8 @@ mod tests {
     #[test]
     fn batches_and_schemas_round_trip() {
         let batch =
-            RecordBatch::try_from_iter([("a", Arc::new(Int32Array::from(vec![1, 2])) as _)]).unwrap();
+            RecordBatch::try_from_iter([("a", Arc::new(Int32Array::from(vec![1, 2])) as _)])
+                .unwrap();
         let (schema, batches) = decode_stream(&encode_batch(&batch).unwrap()).unwrap();
         assert_eq!(schema, batch.schema());
         assert_eq!(batches, vec![batch.clone()]);

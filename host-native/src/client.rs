@@ -4,9 +4,9 @@
 //! trap or host failure (a broken contract); the inner `Result` carries the
 //! engine's typed error, which the caller can act on.
 
+use crate::bindings::EngineError;
 use crate::bindings::range_fetch::{FetchOptions, FetchStats};
 use crate::bindings::scan::{FileMetadata, OpenOptions, ScanRequest, ScanStats};
-use crate::bindings::EngineError;
 use crate::runtime::Session;
 use anyhow::Result;
 use wasmtime::component::ResourceAny;
@@ -25,43 +25,69 @@ impl Session {
     /// Opens a Parquet file by URL.
     pub async fn open(&mut self, url: &str, options: OpenOptions) -> EngineResult<ParquetFile> {
         let scan = self.engine.quiver_engine_scan();
-        Ok(scan.call_open(&mut self.store, url, options).await?.map(ParquetFile))
+        Ok(scan
+            .call_open(&mut self.store, url, options)
+            .await?
+            .map(ParquetFile))
     }
 
     /// The file's footer metadata.
     pub async fn metadata(&mut self, file: &ParquetFile) -> Result<FileMetadata> {
         let scan = self.engine.quiver_engine_scan();
-        Ok(scan.parquet_file().call_metadata(&mut self.store, file.0).await?)
+        Ok(scan
+            .parquet_file()
+            .call_metadata(&mut self.store, file.0)
+            .await?)
     }
 
     /// Traffic on the file so far (its open and all its scans).
     pub async fn fetch_stats(&mut self, file: &ParquetFile) -> Result<FetchStats> {
         let scan = self.engine.quiver_engine_scan();
-        Ok(scan.parquet_file().call_fetch_stats(&mut self.store, file.0).await?)
+        Ok(scan
+            .parquet_file()
+            .call_fetch_stats(&mut self.store, file.0)
+            .await?)
     }
 
     /// Starts a scan of `file`.
-    pub async fn scan(&mut self, file: &ParquetFile, request: ScanRequest) -> EngineResult<BatchStream> {
+    pub async fn scan(
+        &mut self,
+        file: &ParquetFile,
+        request: ScanRequest,
+    ) -> EngineResult<BatchStream> {
         let scan = self.engine.quiver_engine_scan();
-        Ok(scan.parquet_file().call_scan(&mut self.store, file.0, &request).await?.map(BatchStream))
+        Ok(scan
+            .parquet_file()
+            .call_scan(&mut self.store, file.0, &request)
+            .await?
+            .map(BatchStream))
     }
 
     /// The schema of the scan's batches, as an Arrow IPC stream.
     pub async fn schema(&mut self, stream: &BatchStream) -> Result<Vec<u8>> {
         let scan = self.engine.quiver_engine_scan();
-        Ok(scan.batch_stream().call_schema(&mut self.store, stream.0).await?)
+        Ok(scan
+            .batch_stream()
+            .call_schema(&mut self.store, stream.0)
+            .await?)
     }
 
     /// The next batch as an Arrow IPC stream, or `None` at the end.
     pub async fn next_batch(&mut self, stream: &BatchStream) -> EngineResult<Option<Vec<u8>>> {
         let scan = self.engine.quiver_engine_scan();
-        Ok(scan.batch_stream().call_next(&mut self.store, stream.0).await?)
+        Ok(scan
+            .batch_stream()
+            .call_next(&mut self.store, stream.0)
+            .await?)
     }
 
     /// What the scan has done so far.
     pub async fn scan_stats(&mut self, stream: &BatchStream) -> Result<ScanStats> {
         let scan = self.engine.quiver_engine_scan();
-        Ok(scan.batch_stream().call_stats(&mut self.store, stream.0).await?)
+        Ok(scan
+            .batch_stream()
+            .call_stats(&mut self.store, stream.0)
+            .await?)
     }
 
     /// Releases a stream.
@@ -78,7 +104,11 @@ impl Session {
 /// Open options with every default.
 pub fn default_open_options() -> OpenOptions {
     OpenOptions {
-        fetch: FetchOptions { tail_bytes: None, coalesce_gap: None, max_concurrency: None },
+        fetch: FetchOptions {
+            tail_bytes: None,
+            coalesce_gap: None,
+            max_concurrency: None,
+        },
     }
 }
 
@@ -93,7 +123,10 @@ pub fn describe_error(error: &EngineError) -> String {
         EngineError::Io(m) => format!("I/O error: {m}"),
         EngineError::Protocol(m) => format!("HTTP protocol error: {m}"),
         EngineError::RangeOutOfBounds(r) => {
-            format!("byte range {}+{} reaches past the end of the file", r.offset, r.length)
+            format!(
+                "byte range {}+{} reaches past the end of the file",
+                r.offset, r.length
+            )
         }
         EngineError::NotParquet(m) => format!("not a Parquet file: {m}"),
         EngineError::CorruptFile(m) => format!("corrupt file: {m}"),

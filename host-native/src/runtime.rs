@@ -52,12 +52,16 @@ impl Runtime {
     pub fn load(path: &Path) -> Result<Self> {
         let config = Config::new();
         let engine = Engine::new(&config)?;
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let component = load_cached(&engine, &bytes)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        crate::bindings::quiver::engine::gpu::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        crate::bindings::quiver::engine::gpu::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |state| state,
+        )?;
         let pre = EnginePre::new(linker.instantiate_pre(&component)?)?;
         Ok(Self { engine, pre })
     }
@@ -101,8 +105,13 @@ fn cache_path(engine: &Engine, wasm: &[u8]) -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
     let mut compatibility = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut compatibility);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut compatibility);
     let digest = Sha256::digest(wasm);
     let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    Some(base.join("quiver").join(format!("engine-{name}-{:016x}.cwasm", compatibility.finish())))
+    Some(base.join("quiver").join(format!(
+        "engine-{name}-{:016x}.cwasm",
+        compatibility.finish()
+    )))
 }

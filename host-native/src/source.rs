@@ -2,7 +2,7 @@
 //! an `http(s)://` URL, turned into the URL the engine opens and the
 //! directory (if any) the host must pre-open for it.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
 /// A file to read, as the engine will see it.
@@ -19,11 +19,15 @@ impl Source {
     /// ones are checked and canonicalised), anything else is a local path.
     pub fn parse(text: &str) -> Result<Self> {
         if text.starts_with("http://") || text.starts_with("https://") {
-            return Ok(Self { url: text.to_owned(), directory: None });
+            return Ok(Self {
+                url: text.to_owned(),
+                directory: None,
+            });
         }
         let path = if text.starts_with("file://") {
             let url = url::Url::parse(text).with_context(|| format!("invalid URL {text:?}"))?;
-            url.to_file_path().map_err(|()| anyhow::anyhow!("{text:?} is not a local file URL"))?
+            url.to_file_path()
+                .map_err(|()| anyhow::anyhow!("{text:?} is not a local file URL"))?
         } else if let Some((scheme, _)) = text.split_once("://") {
             bail!("unsupported URL scheme {scheme:?}: use a path, file://, http:// or https://");
         } else {
@@ -32,16 +36,36 @@ impl Source {
         Self::local(&path)
     }
 
+    /// A local file. A missing file still gets a URL (its directory is
+    /// opened if that exists), so the engine reports it as `not-found`.
     fn local(path: &Path) -> Result<Self> {
-        let canonical = std::fs::canonicalize(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let canonical = match std::fs::canonicalize(path) {
+            Ok(canonical) => canonical,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let absolute = std::path::absolute(path)
+                    .with_context(|| format!("cannot resolve {}", path.display()))?;
+                let parent = absolute
+                    .parent()
+                    .and_then(|p| std::fs::canonicalize(p).ok());
+                match (parent, absolute.file_name()) {
+                    (Some(parent), Some(name)) => parent.join(name),
+                    _ => absolute,
+                }
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot open {}", path.display()));
+            }
+        };
         let directory = canonical
             .parent()
-            .with_context(|| format!("{} has no parent directory", canonical.display()))?
-            .to_path_buf();
+            .filter(|p| p.is_dir())
+            .map(Path::to_path_buf);
         let url = url::Url::from_file_path(&canonical)
             .map_err(|()| anyhow::anyhow!("cannot make a URL of {}", canonical.display()))?;
-        Ok(Self { url: url.to_string(), directory: Some(directory) })
+        Ok(Self {
+            url: url.to_string(),
+            directory,
+        })
     }
 }
 
@@ -63,6 +87,8 @@ mod tests {
         let source = Source::parse("http://127.0.0.1:1/x.parquet").unwrap();
         assert_eq!(source.directory, None);
         assert!(Source::parse("s3://bucket/x").is_err());
-        assert!(Source::parse("/definitely/not/here.parquet").is_err());
+        let missing = Source::parse("/definitely/not/here.parquet").unwrap();
+        assert_eq!(missing.url, "file:///definitely/not/here.parquet");
+        assert_eq!(missing.directory, None);
     }
 }

@@ -11,7 +11,9 @@ impl From<Error> for WitError {
             Error::InvalidArgument(_) => WitError::InvalidArgument(message),
             Error::NotFound(_) => WitError::NotFound(message),
             Error::PermissionDenied(_) => WitError::PermissionDenied(message),
-            Error::HttpStatus { url, status } => WitError::HttpStatus(HttpStatusError { url, status }),
+            Error::HttpStatus { url, status } => {
+                WitError::HttpStatus(HttpStatusError { url, status })
+            }
             Error::Network(_) => WitError::Network(message),
             Error::Io(_) => WitError::Io(message),
             Error::Protocol(_) => WitError::Protocol(message),

@@ -3,12 +3,12 @@
 
 use super::Engine;
 use crate::bindings::exports::quiver::engine::filter::{
-    BetweenNode, Comparison, CompareNode, Expression, Guest, InListNode, IsNullNode, LikeNode,
+    BetweenNode, CompareNode, Comparison, Expression, Guest, InListNode, IsNullNode, LikeNode,
     Literal as WitLiteral, Node, Selection,
 };
 use crate::bindings::quiver::engine::types::Error as WitError;
 use crate::error::{Error, Result};
-use crate::filter::{bind, parse_where, to_sql, CompareOp, Decimal, Expr, Literal};
+use crate::filter::{CompareOp, Decimal, Expr, Literal, bind, parse_where, to_sql};
 use crate::ipc::decode_stream;
 
 impl Guest for Engine {
@@ -50,21 +50,48 @@ fn push_node(expr: &Expr, nodes: &mut Vec<Node>) -> u32 {
         Expr::Literal(literal) => Node::Literal(wit_literal(literal)),
         Expr::Compare { op, left, right } => {
             let (left, right) = (child(left, nodes), child(right, nodes));
-            Node::Compare(CompareNode { op: wit_op(*op), left, right })
+            Node::Compare(CompareNode {
+                op: wit_op(*op),
+                left,
+                right,
+            })
         }
-        Expr::Between { value, low, high, negated } => {
+        Expr::Between {
+            value,
+            low,
+            high,
+            negated,
+        } => {
             let (value, low, high) = (child(value, nodes), child(low, nodes), child(high, nodes));
-            Node::Between(BetweenNode { value, low, high, negated: *negated })
+            Node::Between(BetweenNode {
+                value,
+                low,
+                high,
+                negated: *negated,
+            })
         }
-        Expr::InList { value, items, negated } => {
+        Expr::InList {
+            value,
+            items,
+            negated,
+        } => {
             let value = child(value, nodes);
             let items = items.iter().map(|item| child(item, nodes)).collect();
-            Node::InList(InListNode { value, items, negated: *negated })
+            Node::InList(InListNode {
+                value,
+                items,
+                negated: *negated,
+            })
         }
-        Expr::IsNull { value, negated } => {
-            Node::IsNull(IsNullNode { value: child(value, nodes), negated: *negated })
-        }
-        Expr::Like { value, pattern, negated } => Node::Like(LikeNode {
+        Expr::IsNull { value, negated } => Node::IsNull(IsNullNode {
+            value: child(value, nodes),
+            negated: *negated,
+        }),
+        Expr::Like {
+            value,
+            pattern,
+            negated,
+        } => Node::Like(LikeNode {
             value: child(value, nodes),
             pattern: pattern.clone(),
             negated: *negated,
@@ -87,16 +114,25 @@ pub(super) fn from_nodes(expression: &Expression) -> Result<Expr> {
     let mut built: Vec<Expr> = Vec::with_capacity(nodes.len());
     for (position, node) in nodes.iter().enumerate() {
         let operand = |index: u32| -> Result<Box<Expr>> {
-            built.get(index as usize).filter(|_| (index as usize) < position).cloned().map(Box::new).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "node {position} refers to node {index}, which is not an earlier node"
-                ))
-            })
+            built
+                .get(index as usize)
+                .filter(|_| (index as usize) < position)
+                .cloned()
+                .map(Box::new)
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "node {position} refers to node {index}, which is not an earlier node"
+                    ))
+                })
         };
         let expr = match node {
             Node::Column(name) => Expr::Column(name.clone()),
             Node::Literal(literal) => Expr::Literal(core_literal(literal)?),
-            Node::Compare(c) => Expr::Compare { op: core_op(c.op), left: operand(c.left)?, right: operand(c.right)? },
+            Node::Compare(c) => Expr::Compare {
+                op: core_op(c.op),
+                left: operand(c.left)?,
+                right: operand(c.right)?,
+            },
             Node::Between(b) => Expr::Between {
                 value: operand(b.value)?,
                 low: operand(b.low)?,
@@ -105,11 +141,22 @@ pub(super) fn from_nodes(expression: &Expression) -> Result<Expr> {
             },
             Node::InList(list) => Expr::InList {
                 value: operand(list.value)?,
-                items: list.items.iter().map(|&i| operand(i).map(|e| *e)).collect::<Result<_>>()?,
+                items: list
+                    .items
+                    .iter()
+                    .map(|&i| operand(i).map(|e| *e))
+                    .collect::<Result<_>>()?,
                 negated: list.negated,
             },
-            Node::IsNull(n) => Expr::IsNull { value: operand(n.value)?, negated: n.negated },
-            Node::Like(l) => Expr::Like { value: operand(l.value)?, pattern: l.pattern.clone(), negated: l.negated },
+            Node::IsNull(n) => Expr::IsNull {
+                value: operand(n.value)?,
+                negated: n.negated,
+            },
+            Node::Like(l) => Expr::Like {
+                value: operand(l.value)?,
+                pattern: l.pattern.clone(),
+                negated: l.negated,
+            },
             Node::And((l, r)) => Expr::And(operand(*l)?, operand(*r)?),
             Node::Or((l, r)) => Expr::Or(operand(*l)?, operand(*r)?),
             Node::Not(inner) => Expr::Not(operand(*inner)?),
@@ -140,7 +187,8 @@ fn core_literal(literal: &WitLiteral) -> Result<Literal> {
         WitLiteral::Boolean(b) => Literal::Boolean(*b),
         WitLiteral::Integer(i) => Literal::Exact(Decimal::integer(i128::from(*i))),
         WitLiteral::Decimal(text) => Literal::Exact(
-            Decimal::parse(text).map_err(|e| Error::InvalidArgument(format!("decimal literal: {e}")))?,
+            Decimal::parse(text)
+                .map_err(|e| Error::InvalidArgument(format!("decimal literal: {e}")))?,
         ),
         WitLiteral::Float(f) => Literal::Float(*f),
         WitLiteral::Text(s) => Literal::Text(s.clone()),

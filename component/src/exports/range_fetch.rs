@@ -2,11 +2,12 @@
 
 use super::Engine;
 use crate::bindings::exports::quiver::engine::range_fetch::{
-    FetchOptions as WitFetchOptions, FetchStats as WitFetchStats, Guest, GuestRemoteFile, RemoteFile as WitRemoteFile,
+    FetchOptions as WitFetchOptions, FetchStats as WitFetchStats, Guest, GuestRemoteFile,
+    RemoteFile as WitRemoteFile,
 };
 use crate::bindings::quiver::engine::types::{ByteRange, Error as WitError};
 use crate::error::Error;
-use crate::source::{transport_for, FetchOptions, FetchStats, RemoteFile};
+use crate::source::{FetchOptions, FetchStats, RemoteFile, transport_for};
 use std::cell::RefCell;
 
 /// The `remote-file` resource.
@@ -25,7 +26,8 @@ impl Guest for Engine {
 pub(super) fn open_remote(url: &str, options: WitFetchOptions) -> Result<RemoteFile, Error> {
     let defaults = FetchOptions::default();
     let max_concurrency = match options.max_concurrency {
-        Some(n) => usize::try_from(n).map_err(|_| Error::InvalidArgument(format!("max-concurrency {n} is too large")))?,
+        Some(n) => usize::try_from(n)
+            .map_err(|_| Error::InvalidArgument(format!("max-concurrency {n} is too large")))?,
         None => defaults.max_concurrency,
     };
     let options = FetchOptions {
@@ -38,7 +40,10 @@ pub(super) fn open_remote(url: &str, options: WitFetchOptions) -> Result<RemoteF
 
 /// Converts traffic counters to WIT.
 pub(super) fn wit_stats(stats: FetchStats) -> WitFetchStats {
-    WitFetchStats { requests: stats.requests, bytes_fetched: stats.bytes_fetched }
+    WitFetchStats {
+        requests: stats.requests,
+        bytes_fetched: stats.bytes_fetched,
+    }
 }
 
 impl GuestRemoteFile for RemoteFileResource {

@@ -1,12 +1,12 @@
 //! Implementation of the `quiver:engine/scan` interface.
 
+use super::Engine;
 use super::filter::from_nodes;
 use super::range_fetch::{open_remote, wit_stats};
-use super::Engine;
 use crate::bindings::exports::quiver::engine::scan::{
-    BatchStream as WitBatchStream, ColumnInfo, FetchStats as WitFetchStats, FileMetadata, Guest, GuestBatchStream,
-    GuestParquetFile, OpenOptions, ParquetFile as WitParquetFile, RowFilter, RowGroupInfo,
-    ScanRequest as WitScanRequest, ScanStats as WitScanStats,
+    BatchStream as WitBatchStream, ColumnInfo, FetchStats as WitFetchStats, FileMetadata, Guest,
+    GuestBatchStream, GuestParquetFile, OpenOptions, ParquetFile as WitParquetFile, RowFilter,
+    RowGroupInfo, ScanRequest as WitScanRequest, ScanStats as WitScanStats,
 };
 use crate::bindings::quiver::engine::gpu;
 use crate::bindings::quiver::engine::types::Error as WitError;
@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::filter::parse_where;
 use crate::ipc::encode_schema;
 use crate::scan::{BatchStream, ParquetFile, ScanRequest};
+use parquet::basic::{DecimalType, IntType, LogicalType, TimeType, TimeUnit, TimestampType};
 use std::cell::RefCell;
 
 /// The `parquet-file` resource.
@@ -32,7 +33,9 @@ impl Guest for Engine {
 
     fn open(url: String, options: OpenOptions) -> Result<WitParquetFile, WitError> {
         let remote = open_remote(&url, options.fetch)?;
-        Ok(WitParquetFile::new(ParquetFileResource(ParquetFile::open(remote)?)))
+        Ok(WitParquetFile::new(ParquetFileResource(ParquetFile::open(
+            remote,
+        )?)))
     }
 }
 
@@ -43,8 +46,12 @@ impl GuestParquetFile for ParquetFileResource {
 
     fn scan(&self, request: WitScanRequest) -> Result<WitBatchStream, WitError> {
         let stream = self.0.scan(core_request(request)?)?;
-        let gpu_adapter = gpu::adapter().map(|adapter| format!("{} ({})", adapter.name, adapter.backend));
-        Ok(WitBatchStream::new(BatchStreamResource { stream: RefCell::new(stream), gpu_adapter }))
+        let gpu_adapter =
+            gpu::adapter().map(|adapter| format!("{} ({})", adapter.name, adapter.backend));
+        Ok(WitBatchStream::new(BatchStreamResource {
+            stream: RefCell::new(stream),
+            gpu_adapter,
+        }))
     }
 
     fn fetch_stats(&self) -> WitFetchStats {
@@ -102,14 +109,22 @@ fn describe(file: &ParquetFile) -> FileMetadata {
         .iter()
         .enumerate()
         .map(|(root, field)| {
-            let leaf = (0..descriptor.num_columns()).find(|&leaf| descriptor.get_column_root_idx(leaf) == root);
+            let leaf = (0..descriptor.num_columns())
+                .find(|&leaf| descriptor.get_column_root_idx(leaf) == root);
             let group = descriptor.root_schema().get_fields().get(root);
             let (physical_type, logical_type) = match (leaf, group) {
                 (Some(leaf), Some(node)) if node.is_primitive() => {
                     let column = descriptor.column(leaf);
-                    (column.physical_type().to_string(), column.logical_type_ref().map(|t| format!("{t:?}")))
+                    (
+                        column.physical_type().to_string(),
+                        column.logical_type_ref().map(logical_type_name),
+                    )
                 }
-                _ => ("GROUP".to_string(), group.and_then(|n| n.get_basic_info().logical_type_ref().map(|t| format!("{t:?}")))),
+                _ => (
+                    "GROUP".to_string(),
+                    group
+                        .and_then(|n| n.get_basic_info().logical_type_ref().map(logical_type_name)),
+                ),
             };
             ColumnInfo {
                 name: field.name().clone(),
@@ -140,8 +155,51 @@ fn describe(file: &ParquetFile) -> FileMetadata {
         row_groups,
         key_value: footer
             .key_value_metadata()
-            .map(|pairs| pairs.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect())
+            .map(|pairs| {
+                pairs
+                    .iter()
+                    .map(|kv| (kv.key.clone(), kv.value.clone()))
+                    .collect()
+            })
             .unwrap_or_default(),
         arrow_schema: encode_schema(schema).unwrap_or_default(),
+    }
+}
+
+/// A Parquet logical type as people write it: `Decimal(10,2)`,
+/// `Timestamp(MICROS,UTC)`, `Integer(8,signed)`, `String`.
+fn logical_type_name(logical: &LogicalType) -> String {
+    let unit = |unit: &TimeUnit| match unit {
+        TimeUnit::MILLIS => "MILLIS",
+        TimeUnit::MICROS => "MICROS",
+        TimeUnit::NANOS => "NANOS",
+    };
+    let zone = |utc: bool| if utc { "UTC" } else { "local" };
+    match logical {
+        LogicalType::Decimal(DecimalType { scale, precision }) => {
+            format!("Decimal({precision},{scale})")
+        }
+        LogicalType::Integer(IntType {
+            bit_width,
+            is_signed,
+        }) => {
+            format!(
+                "Integer({bit_width},{})",
+                if *is_signed { "signed" } else { "unsigned" }
+            )
+        }
+        LogicalType::Timestamp(TimestampType {
+            is_adjusted_to_u_t_c,
+            unit: u,
+        }) => {
+            format!("Timestamp({},{})", unit(u), zone(*is_adjusted_to_u_t_c))
+        }
+        LogicalType::Time(TimeType {
+            is_adjusted_to_u_t_c,
+            unit: u,
+        }) => {
+            format!("Time({},{})", unit(u), zone(*is_adjusted_to_u_t_c))
+        }
+        other => format!("{other:?}"),
     }
 }

@@ -40,13 +40,27 @@ pub(super) enum Node {
     /// A boolean column used as the predicate.
     BoolColumn(Operand),
     /// `left op right`, both of one type.
-    Compare { left: Operand, op: CompareOp, right: Operand },
+    Compare {
+        left: Operand,
+        op: CompareOp,
+        right: Operand,
+    },
     /// `value` where the column is not NULL, NULL where it is.
-    UnlessNull { column: Operand, value: bool },
+    UnlessNull {
+        column: Operand,
+        value: bool,
+    },
     /// `column IS [NOT] NULL`.
-    IsNull { column: Operand, negated: bool },
+    IsNull {
+        column: Operand,
+        negated: bool,
+    },
     /// `column [NOT] LIKE pattern` (pattern in Arrow's syntax).
-    Like { column: Operand, pattern: String, negated: bool },
+    Like {
+        column: Operand,
+        pattern: String,
+        negated: bool,
+    },
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
     Not(Box<Node>),
@@ -56,7 +70,11 @@ pub(super) enum Node {
 #[derive(Debug, Clone)]
 pub(super) enum Operand {
     /// A column of the batch, converted on the fly.
-    Column { name: String, cast: Option<DataType>, canonical_float: bool },
+    Column {
+        name: String,
+        cast: Option<DataType>,
+        canonical_float: bool,
+    },
     /// A one-element array holding a constant.
     Scalar(ArrayRef),
 }
@@ -71,7 +89,10 @@ pub fn bind(expr: &Expr, schema: &Schema) -> Result<BoundPredicate> {
             columns.push(resolved);
         }
     }
-    Ok(BoundPredicate { root: bind_bool(expr, schema)?, columns })
+    Ok(BoundPredicate {
+        root: bind_bool(expr, schema)?,
+        columns,
+    })
 }
 
 /// Finds a column: by exact name, else by a unique case-insensitive match
@@ -81,13 +102,20 @@ fn resolve(schema: &Schema, name: &str) -> Result<(String, DataType)> {
     let field = match schema.field_with_name(name) {
         Ok(field) => field,
         Err(_) => {
-            let matches: Vec<_> =
-                schema.fields().iter().filter(|f| f.name().eq_ignore_ascii_case(name)).collect();
+            let matches: Vec<_> = schema
+                .fields()
+                .iter()
+                .filter(|f| f.name().eq_ignore_ascii_case(name))
+                .collect();
             match matches.as_slice() {
                 [only] => *only,
                 _ => {
-                    let names: Vec<&str> =
-                        schema.fields().iter().take(30).map(|f| f.name().as_str()).collect();
+                    let names: Vec<&str> = schema
+                        .fields()
+                        .iter()
+                        .take(30)
+                        .map(|f| f.name().as_str())
+                        .collect();
                     return Err(Error::ColumnNotFound(format!(
                         "column {name:?} not found; the file has: {}",
                         names.join(", ")
@@ -115,7 +143,9 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
         Expr::Literal(Literal::Boolean(b)) => Node::Const(Some(*b)),
         Expr::Literal(Literal::Null) => Node::Const(None),
         Expr::Literal(other) => {
-            return Err(Error::TypeMismatch(format!("{other:?} is not a boolean condition")));
+            return Err(Error::TypeMismatch(format!(
+                "{other:?} is not a boolean condition"
+            )));
         }
         Expr::Column(name) => {
             let (name, data_type) = resolve(schema, name)?;
@@ -127,18 +157,31 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
             Node::BoolColumn(column_operand(name, &data_type, DataType::Boolean))
         }
         Expr::Compare { op, left, right } => bind_compare(*op, left, right, schema)?,
-        Expr::Between { value, low, high, negated } => {
+        Expr::Between {
+            value,
+            low,
+            high,
+            negated,
+        } => {
             let inside = Node::And(
                 Box::new(bind_compare(CompareOp::GtEq, value, low, schema)?),
                 Box::new(bind_compare(CompareOp::LtEq, value, high, schema)?),
             );
             negate_if(inside, *negated)
         }
-        Expr::InList { value, items, negated } => {
+        Expr::InList {
+            value,
+            items,
+            negated,
+        } => {
             let mut any = Node::Const(Some(false));
             for (position, item) in items.iter().enumerate() {
                 let equal = bind_compare(CompareOp::Eq, value, item, schema)?;
-                any = if position == 0 { equal } else { Node::Or(Box::new(any), Box::new(equal)) };
+                any = if position == 0 {
+                    equal
+                } else {
+                    Node::Or(Box::new(any), Box::new(equal))
+                };
             }
             negate_if(any, *negated)
         }
@@ -146,17 +189,31 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
             Expr::Column(name) => {
                 let (name, data_type) = resolve(schema, name)?;
                 let column = column_operand(name, &data_type, data_type.clone());
-                Node::IsNull { column, negated: *negated }
+                Node::IsNull {
+                    column,
+                    negated: *negated,
+                }
             }
             Expr::Literal(literal) => Node::Const(Some((*literal == Literal::Null) != *negated)),
-            _ => return Err(Error::Unsupported("IS NULL applies to a column or a constant".into())),
+            _ => {
+                return Err(Error::Unsupported(
+                    "IS NULL applies to a column or a constant".into(),
+                ));
+            }
         },
-        Expr::Like { value, pattern, negated } => {
+        Expr::Like {
+            value,
+            pattern,
+            negated,
+        } => {
             let Expr::Column(name) = value.as_ref() else {
                 return Err(Error::Unsupported("LIKE applies to a string column".into()));
             };
             let (name, data_type) = resolve(schema, name)?;
-            if !matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+            if !matches!(
+                data_type,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) {
                 return Err(Error::TypeMismatch(format!(
                     "LIKE needs a string column, but {name:?} is {data_type}"
                 )));
@@ -164,35 +221,51 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
             // Arrow's LIKE treats a backslash as an escape; SQL's LIKE without
             // ESCAPE has none, so backslashes are matched literally.
             let pattern = pattern.replace('\\', "\\\\");
-            Node::Like { column: column_operand(name, &data_type, data_type.clone()), pattern, negated: *negated }
+            Node::Like {
+                column: column_operand(name, &data_type, data_type.clone()),
+                pattern,
+                negated: *negated,
+            }
         }
-        Expr::And(left, right) => {
-            Node::And(Box::new(bind_bool(left, schema)?), Box::new(bind_bool(right, schema)?))
-        }
-        Expr::Or(left, right) => {
-            Node::Or(Box::new(bind_bool(left, schema)?), Box::new(bind_bool(right, schema)?))
-        }
+        Expr::And(left, right) => Node::And(
+            Box::new(bind_bool(left, schema)?),
+            Box::new(bind_bool(right, schema)?),
+        ),
+        Expr::Or(left, right) => Node::Or(
+            Box::new(bind_bool(left, schema)?),
+            Box::new(bind_bool(right, schema)?),
+        ),
         Expr::Not(inner) => Node::Not(Box::new(bind_bool(inner, schema)?)),
     })
 }
 
 fn negate_if(node: Node, negated: bool) -> Node {
-    if negated { Node::Not(Box::new(node)) } else { node }
+    if negated {
+        Node::Not(Box::new(node))
+    } else {
+        node
+    }
 }
 
 fn bind_compare(op: CompareOp, left: &Expr, right: &Expr, schema: &Schema) -> Result<Node> {
     match (left, right) {
-        (Expr::Column(name), Expr::Literal(literal)) => column_vs_literal(schema, name, op, literal),
+        (Expr::Column(name), Expr::Literal(literal)) => {
+            column_vs_literal(schema, name, op, literal)
+        }
         (Expr::Literal(literal), Expr::Column(name)) => {
             column_vs_literal(schema, name, op.flipped(), literal)
         }
         (Expr::Column(left), Expr::Column(right)) => column_vs_column(schema, left, op, right),
-        (Expr::Literal(left), Expr::Literal(right)) => {
-            Ok(Node::Const(compare_literals(left, right)?.map(|ordering| op.holds(ordering))))
-        }
+        (Expr::Literal(left), Expr::Literal(right)) => Ok(Node::Const(
+            compare_literals(left, right)?.map(|ordering| op.holds(ordering)),
+        )),
         _ => Err(Error::Unsupported(format!(
             "comparison operands must be columns or constants, not {}",
-            super::to_sql(&Expr::Compare { op, left: Box::new(left.clone()), right: Box::new(right.clone()) })
+            super::to_sql(&Expr::Compare {
+                op,
+                left: Box::new(left.clone()),
+                right: Box::new(right.clone())
+            })
         ))),
     }
 }
@@ -200,7 +273,11 @@ fn bind_compare(op: CompareOp, left: &Expr, right: &Expr, schema: &Schema) -> Re
 fn column_operand(name: String, source: &DataType, target: DataType) -> Operand {
     let canonical_float = target.is_floating();
     let cast = (*source != target).then_some(target);
-    Operand::Column { name, cast, canonical_float }
+    Operand::Column {
+        name,
+        cast,
+        canonical_float,
+    }
 }
 
 /// What a literal comparison becomes once the literal is in the column's units.
@@ -248,7 +325,11 @@ fn number(literal: &Literal, column: &str, data_type: &DataType) -> Result<Numbe
         // SQL casts a string constant to the column's type.
         Literal::Text(text) => match Decimal::parse(text.trim()) {
             Ok(d) => Ok(Number::Exact(d)),
-            Err(_) => text.trim().parse().map(Number::Approximate).map_err(|_| mismatch(column, data_type, literal)),
+            Err(_) => text
+                .trim()
+                .parse()
+                .map(Number::Approximate)
+                .map_err(|_| mismatch(column, data_type, literal)),
         },
         other => Err(mismatch(column, data_type, other)),
     }
@@ -261,16 +342,27 @@ fn mismatch(column: &str, data_type: &DataType, literal: &Literal) -> Error {
     ))
 }
 
-fn column_vs_literal(schema: &Schema, name: &str, op: CompareOp, literal: &Literal) -> Result<Node> {
+fn column_vs_literal(
+    schema: &Schema,
+    name: &str,
+    op: CompareOp,
+    literal: &Literal,
+) -> Result<Node> {
     let (name, data_type) = resolve(schema, name)?;
     if *literal == Literal::Null {
         return Ok(Node::Const(None));
     }
-    let source = schema.field_with_name(&name).map(|f| f.data_type().clone()).unwrap_or(data_type.clone());
+    let source = schema
+        .field_with_name(&name)
+        .map(|f| f.data_type().clone())
+        .unwrap_or(data_type.clone());
     let column = |target: DataType| column_operand(name.clone(), &source, target);
     let integer_compare = |floor: i128, exact: bool, min: i128, max: i128| -> Result<Node> {
         Ok(match bound_integer(op, floor, exact, min, max) {
-            Bounded::Always(value) => Node::UnlessNull { column: column(data_type.clone()), value },
+            Bounded::Always(value) => Node::UnlessNull {
+                column: column(data_type.clone()),
+                value,
+            },
             Bounded::Compare(op, value) => Node::Compare {
                 left: column(data_type.clone()),
                 op,
@@ -281,7 +373,9 @@ fn column_vs_literal(schema: &Schema, name: &str, op: CompareOp, literal: &Liter
     let float_compare = |value: f64| Node::Compare {
         left: column(DataType::Float64),
         op,
-        right: Operand::Scalar(Arc::new(arrow_array::Float64Array::from(vec![canonical(value)]))),
+        right: Operand::Scalar(Arc::new(arrow_array::Float64Array::from(vec![canonical(
+            value,
+        )]))),
     };
     match &data_type {
         t if t.is_integer() => match number(literal, &name, t)? {
@@ -299,13 +393,22 @@ fn column_vs_literal(schema: &Schema, name: &str, op: CompareOp, literal: &Liter
                 let limit = 10i128.pow(u32::from(*precision)) - 1;
                 let (floor, exact) = match u32::try_from(*scale) {
                     Ok(scale) => saturating_floor(d, scale),
-                    Err(_) => return Err(Error::Unsupported(format!("negative decimal scale in {name:?}"))),
+                    Err(_) => {
+                        return Err(Error::Unsupported(format!(
+                            "negative decimal scale in {name:?}"
+                        )));
+                    }
                 };
                 integer_compare(floor, exact, -limit, limit)
             }
             Number::Approximate(f) => Ok(float_compare(f)),
         },
         t if t.is_floating() => match number(literal, &name, t)? {
+            // SQL casts an exact literal to the column's type: against a FLOAT
+            // (f32) column, `0.1` means the f32 nearest to 0.1, as in DuckDB.
+            Number::Exact(d) if *t == DataType::Float32 => {
+                Ok(float_compare(f64::from(d.to_f64() as f32)))
+            }
             Number::Exact(d) => Ok(float_compare(d.to_f64())),
             Number::Approximate(f) => Ok(float_compare(f)),
         },
@@ -315,7 +418,10 @@ fn column_vs_literal(schema: &Schema, name: &str, op: CompareOp, literal: &Liter
                 Literal::Text(text) => (i128::from(parse_date(text)?), true),
                 Literal::Timestamp(micros) => {
                     let micros = i128::from(*micros);
-                    (micros.div_euclid(MICROS_PER_DAY), micros.rem_euclid(MICROS_PER_DAY) == 0)
+                    (
+                        micros.div_euclid(MICROS_PER_DAY),
+                        micros.rem_euclid(MICROS_PER_DAY) == 0,
+                    )
                 }
                 other => return Err(mismatch(&name, &data_type, other)),
             };
@@ -340,20 +446,25 @@ fn column_vs_literal(schema: &Schema, name: &str, op: CompareOp, literal: &Liter
             Literal::Text(text) => Ok(Node::Compare {
                 left: column(DataType::Utf8),
                 op,
-                right: Operand::Scalar(Arc::new(arrow_array::StringArray::from(vec![text.as_str()]))),
+                right: Operand::Scalar(Arc::new(arrow_array::StringArray::from(vec![
+                    text.as_str(),
+                ]))),
             }),
             other => Err(mismatch(&name, &data_type, other)),
         },
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
-            match literal {
-                Literal::Text(text) => Ok(Node::Compare {
-                    left: column(DataType::Binary),
-                    op,
-                    right: Operand::Scalar(Arc::new(arrow_array::BinaryArray::from(vec![text.as_bytes()]))),
-                }),
-                other => Err(mismatch(&name, &data_type, other)),
-            }
-        }
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => match literal {
+            Literal::Text(text) => Ok(Node::Compare {
+                left: column(DataType::Binary),
+                op,
+                right: Operand::Scalar(Arc::new(arrow_array::BinaryArray::from(vec![
+                    text.as_bytes(),
+                ]))),
+            }),
+            other => Err(mismatch(&name, &data_type, other)),
+        },
         DataType::Boolean => match literal {
             Literal::Boolean(b) => Ok(Node::Compare {
                 left: column(DataType::Boolean),
@@ -371,7 +482,11 @@ fn column_vs_literal(schema: &Schema, name: &str, op: CompareOp, literal: &Liter
 /// `d` rounded down at `scale` digits; beyond 128 bits, the largest value of
 /// the right sign (every column range check then decides the answer).
 fn saturating_floor(d: Decimal, scale: u32) -> (i128, bool) {
-    d.rescale_floor(scale).unwrap_or(if d.unscaled < 0 { (i128::MIN, true) } else { (i128::MAX, true) })
+    d.rescale_floor(scale).unwrap_or(if d.unscaled < 0 {
+        (i128::MIN, true)
+    } else {
+        (i128::MAX, true)
+    })
 }
 
 fn integer_range(data_type: &DataType) -> (i128, i128) {
@@ -425,7 +540,12 @@ pub(super) fn canonical(value: f64) -> f64 {
 fn column_vs_column(schema: &Schema, left: &str, op: CompareOp, right: &str) -> Result<Node> {
     let (left_name, left_type) = resolve(schema, left)?;
     let (right_name, right_type) = resolve(schema, right)?;
-    let source = |name: &str| schema.field_with_name(name).map(|f| f.data_type().clone()).unwrap_or(DataType::Null);
+    let source = |name: &str| {
+        schema
+            .field_with_name(name)
+            .map(|f| f.data_type().clone())
+            .unwrap_or(DataType::Null)
+    };
     let numeric = |t: &DataType| t.is_numeric();
     let common = if left_type == right_type {
         left_type.clone()
@@ -434,23 +554,33 @@ fn column_vs_column(schema: &Schema, left: &str, op: CompareOp, right: &str) -> 
             DataType::Float64
         } else {
             let scale = |t: &DataType| match t {
-                DataType::Decimal32(_, s) | DataType::Decimal64(_, s) | DataType::Decimal128(_, s) => *s,
+                DataType::Decimal32(_, s)
+                | DataType::Decimal64(_, s)
+                | DataType::Decimal128(_, s) => *s,
                 _ => 0,
             };
             DataType::Decimal128(38, scale(&left_type).max(scale(&right_type)))
         }
     } else if left_type.is_temporal() && right_type.is_temporal() {
         DataType::Timestamp(TimeUnit::Microsecond, None)
-    } else if matches!(left_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-        && matches!(right_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-    {
+    } else if matches!(
+        left_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) && matches!(
+        right_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
         DataType::Utf8
     } else {
         return Err(Error::TypeMismatch(format!(
             "cannot compare column {left_name:?} ({left_type}) with column {right_name:?} ({right_type})"
         )));
     };
-    let common = if common.is_floating() { DataType::Float64 } else { common };
+    let common = if common.is_floating() {
+        DataType::Float64
+    } else {
+        common
+    };
     Ok(Node::Compare {
         left: column_operand(left_name.clone(), &source(&left_name), common.clone()),
         op,

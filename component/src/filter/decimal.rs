@@ -18,7 +18,10 @@ pub struct Decimal {
 impl Decimal {
     /// An integer.
     pub fn integer(value: i128) -> Self {
-        Self { unscaled: value, scale: 0 }
+        Self {
+            unscaled: value,
+            scale: 0,
+        }
     }
 
     /// Parses plain decimal notation: `-12`, `3.50`, `.5`, `+7.` (no exponent).
@@ -31,7 +34,10 @@ impl Decimal {
         };
         let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
         if whole.is_empty() && fraction.is_empty()
-            || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())
+            || !whole
+                .bytes()
+                .chain(fraction.bytes())
+                .all(|b| b.is_ascii_digit())
         {
             return Err(invalid());
         }
@@ -42,7 +48,11 @@ impl Decimal {
                 "the number {text} has more than {MAX_DIGITS} digits"
             )));
         }
-        let magnitude: i128 = if significant.is_empty() { 0 } else { significant.parse().map_err(|_| invalid())? };
+        let magnitude: i128 = if significant.is_empty() {
+            0
+        } else {
+            significant.parse().map_err(|_| invalid())?
+        };
         Ok(Self {
             unscaled: if negative { -magnitude } else { magnitude },
             scale: fraction.len() as u32,
@@ -104,7 +114,14 @@ mod tests {
 
     #[test]
     fn parses_and_prints_round_trip() {
-        for text in ["0", "-12", "3.50", "-0.05", "18446744073709551615", "0.000001"] {
+        for text in [
+            "0",
+            "-12",
+            "3.50",
+            "-0.05",
+            "18446744073709551615",
+            "0.000001",
+        ] {
             assert_eq!(Decimal::parse(text).unwrap().to_string(), text);
         }
         assert_eq!(Decimal::parse(".5").unwrap().to_string(), "0.5");
@@ -116,8 +133,17 @@ mod tests {
     fn rescale_floors_toward_negative_infinity() {
         let d = Decimal::parse("-2.5").unwrap();
         assert_eq!(d.rescale_floor(0), Some((-3, false)));
-        assert_eq!(Decimal::parse("2.5").unwrap().rescale_floor(0), Some((2, false)));
-        assert_eq!(Decimal::parse("2.50").unwrap().rescale_floor(1), Some((25, true)));
-        assert_eq!(Decimal::parse("7").unwrap().rescale_floor(3), Some((7000, true)));
+        assert_eq!(
+            Decimal::parse("2.5").unwrap().rescale_floor(0),
+            Some((2, false))
+        );
+        assert_eq!(
+            Decimal::parse("2.50").unwrap().rescale_floor(1),
+            Some((25, true))
+        );
+        assert_eq!(
+            Decimal::parse("7").unwrap().rescale_floor(3),
+            Some((7000, true))
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Evaluating a [`BoundPredicate`] on a record batch with Arrow's kernels and
 //! SQL's three-valued logic.
 
-use super::bind::{canonical, Node, Operand};
+use super::bind::{Node, Operand, canonical};
 use super::{BoundPredicate, CompareOp};
 use crate::error::{Error, Result};
 use arrow_arith::boolean::{and_kleene, is_not_null, is_null, not, or_kleene};
@@ -48,16 +48,34 @@ fn evaluate(node: &Node, batch: &RecordBatch) -> Result<BooleanArray> {
                 CompareOp::GtEq => cmp::gt_eq(left, right)?,
             }
         }
-        Node::UnlessNull { column: operand, value } => {
+        Node::UnlessNull {
+            column: operand,
+            value,
+        } => {
             let array = column(operand, batch)?;
-            let values = if *value { BooleanBuffer::new_set(rows) } else { BooleanBuffer::new_unset(rows) };
+            let values = if *value {
+                BooleanBuffer::new_set(rows)
+            } else {
+                BooleanBuffer::new_unset(rows)
+            };
             BooleanArray::new(values, array.logical_nulls())
         }
-        Node::IsNull { column: operand, negated } => {
+        Node::IsNull {
+            column: operand,
+            negated,
+        } => {
             let array = column(operand, batch)?;
-            if *negated { is_not_null(&array)? } else { is_null(&array)? }
+            if *negated {
+                is_not_null(&array)?
+            } else {
+                is_null(&array)?
+            }
         }
-        Node::Like { column: operand, pattern, negated } => {
+        Node::Like {
+            column: operand,
+            pattern,
+            negated,
+        } => {
             let array = column(operand, batch)?;
             let pattern = Scalar::new(arrow_cast::cast(
                 &arrow_array::StringArray::from(vec![pattern.as_str()]),
@@ -86,8 +104,15 @@ fn value(operand: &Operand, batch: &RecordBatch) -> Result<Box<dyn Datum>> {
 /// A column of the batch, cast to the comparison type and, for floats,
 /// canonicalised so that Arrow's total order matches SQL's.
 fn column(operand: &Operand, batch: &RecordBatch) -> Result<ArrayRef> {
-    let Operand::Column { name, cast, canonical_float } = operand else {
-        return Err(Error::Internal("a constant used where a column is needed".into()));
+    let Operand::Column {
+        name,
+        cast,
+        canonical_float,
+    } = operand
+    else {
+        return Err(Error::Internal(
+            "a constant used where a column is needed".into(),
+        ));
     };
     let array = batch
         .column_by_name(name)
@@ -100,7 +125,8 @@ fn column(operand: &Operand, batch: &RecordBatch) -> Result<ArrayRef> {
         return Ok(array);
     }
     let floats = arrow_cast::cast(&array, &arrow_schema::DataType::Float64)?;
-    let canonical: arrow_array::Float64Array = floats.as_primitive::<Float64Type>().unary(canonical);
+    let canonical: arrow_array::Float64Array =
+        floats.as_primitive::<Float64Type>().unary(canonical);
     Ok(Arc::new(canonical))
 }
 
@@ -115,8 +141,26 @@ mod tests {
 
     fn batch() -> RecordBatch {
         let columns: Vec<(&str, ArrayRef)> = vec![
-            ("i", Arc::new(Int8Array::from(vec![Some(-128), Some(2), Some(3), None, Some(127)]))),
-            ("u", Arc::new(UInt64Array::from(vec![Some(u64::MAX), Some(0), Some(1 << 63), Some(5), None]))),
+            (
+                "i",
+                Arc::new(Int8Array::from(vec![
+                    Some(-128),
+                    Some(2),
+                    Some(3),
+                    None,
+                    Some(127),
+                ])),
+            ),
+            (
+                "u",
+                Arc::new(UInt64Array::from(vec![
+                    Some(u64::MAX),
+                    Some(0),
+                    Some(1 << 63),
+                    Some(5),
+                    None,
+                ])),
+            ),
             (
                 "d",
                 Arc::new(
@@ -125,8 +169,26 @@ mod tests {
                         .unwrap(),
                 ),
             ),
-            ("f", Arc::new(Float32Array::from(vec![Some(f32::NAN), Some(-0.0), Some(0.1), None, Some(-f32::NAN)]))),
-            ("s", Arc::new(StringArray::from(vec![Some("apple"), Some("ap"), None, Some("b%c"), Some("a\\b")]))),
+            (
+                "f",
+                Arc::new(Float32Array::from(vec![
+                    Some(f32::NAN),
+                    Some(-0.0),
+                    Some(0.1),
+                    None,
+                    Some(-f32::NAN),
+                ])),
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(vec![
+                    Some("apple"),
+                    Some("ap"),
+                    None,
+                    Some("b%c"),
+                    Some("a\\b"),
+                ])),
+            ),
         ];
         RecordBatch::try_from_iter(columns).unwrap()
     }
@@ -164,6 +226,9 @@ mod tests {
         assert_eq!(rows("f > 1e300"), [T, F, F, N, T]);
         assert_eq!(rows("f = 0"), [F, T, F, N, F]);
         assert_eq!(rows("f = f"), [T, T, T, N, T]);
+        // An exact literal is cast to the f32 column's type; a DOUBLE is not.
+        assert_eq!(rows("f = 0.1"), [F, F, T, N, F]);
+        assert_eq!(rows("f = 1e-1"), [F, F, F, N, F]);
     }
 
     #[test]
@@ -188,16 +253,28 @@ mod tests {
     fn select_drops_unknown_rows() {
         let batch = batch();
         let bound = bind(&parse_where("i > 2").unwrap(), &batch.schema()).unwrap();
-        assert_eq!(bound.select(&batch).unwrap(), BooleanArray::from(vec![false, false, true, false, true]));
+        assert_eq!(
+            bound.select(&batch).unwrap(),
+            BooleanArray::from(vec![false, false, true, false, true])
+        );
     }
 
     #[test]
     fn binding_reports_typed_errors() {
         let schema = batch().schema();
         let error = |clause: &str| bind(&parse_where(clause).unwrap(), &schema).unwrap_err();
-        assert!(matches!(error("nope = 1"), crate::error::Error::ColumnNotFound(_)));
-        assert!(matches!(error("i = 'abc'"), crate::error::Error::TypeMismatch(_)));
-        assert!(matches!(error("i LIKE 'a%'"), crate::error::Error::TypeMismatch(_)));
+        assert!(matches!(
+            error("nope = 1"),
+            crate::error::Error::ColumnNotFound(_)
+        ));
+        assert!(matches!(
+            error("i = 'abc'"),
+            crate::error::Error::TypeMismatch(_)
+        ));
+        assert!(matches!(
+            error("i LIKE 'a%'"),
+            crate::error::Error::TypeMismatch(_)
+        ));
         assert!(matches!(error("s"), crate::error::Error::TypeMismatch(_)));
     }
 }

@@ -6,7 +6,7 @@ mod decimal;
 mod eval;
 mod sql;
 
-pub use bind::{bind, BoundPredicate};
+pub use bind::{BoundPredicate, bind};
 pub use decimal::Decimal;
 pub use sql::{parse_where, to_sql};
 
@@ -164,7 +164,9 @@ impl Expr {
                 left.visit_columns(visit);
                 right.visit_columns(visit);
             }
-            Expr::Between { value, low, high, .. } => {
+            Expr::Between {
+                value, low, high, ..
+            } => {
                 value.visit_columns(visit);
                 low.visit_columns(visit);
                 high.visit_columns(visit);

@@ -54,7 +54,11 @@ fn convert(expr: &ast::Expr) -> Result<Expr> {
         ast::Expr::CompoundIdentifier(parts) => {
             return Err(Error::Unsupported(format!(
                 "nested field {} is not supported yet",
-                parts.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join(".")
+                parts
+                    .iter()
+                    .map(|p| p.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".")
             )));
         }
         ast::Expr::Nested(inner) => convert(inner)?,
@@ -71,8 +75,14 @@ fn convert(expr: &ast::Expr) -> Result<Expr> {
                 _ => return Err(unsupported(expr)),
             }
         }
-        ast::Expr::UnaryOp { op: UnaryOperator::Not, expr } => Expr::Not(boxed(expr)?),
-        ast::Expr::UnaryOp { op: UnaryOperator::Minus, expr: operand } => match convert(operand)? {
+        ast::Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        } => Expr::Not(boxed(expr)?),
+        ast::Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr: operand,
+        } => match convert(operand)? {
             Expr::Literal(Literal::Exact(d)) => Expr::Literal(Literal::Exact(Decimal {
                 unscaled: -d.unscaled,
                 scale: d.scale,
@@ -80,13 +90,20 @@ fn convert(expr: &ast::Expr) -> Result<Expr> {
             Expr::Literal(Literal::Float(f)) => Expr::Literal(Literal::Float(-f)),
             _ => return Err(unsupported(expr)),
         },
-        ast::Expr::UnaryOp { op: UnaryOperator::Plus, expr: operand } => match convert(operand)? {
+        ast::Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr: operand,
+        } => match convert(operand)? {
             number @ Expr::Literal(Literal::Exact(_) | Literal::Float(_)) => number,
             _ => return Err(unsupported(expr)),
         },
         ast::Expr::BinaryOp { left, op, right } => {
             let (left, right) = (boxed(left)?, boxed(right)?);
-            let compare = |op| Expr::Compare { op, left: left.clone(), right: right.clone() };
+            let compare = |op| Expr::Compare {
+                op,
+                left: left.clone(),
+                right: right.clone(),
+            };
             match op {
                 BinaryOperator::And => Expr::And(left, right),
                 BinaryOperator::Or => Expr::Or(left, right),
@@ -99,35 +116,53 @@ fn convert(expr: &ast::Expr) -> Result<Expr> {
                 _ => return Err(unsupported(expr)),
             }
         }
-        ast::Expr::Between { expr, negated, low, high } => Expr::Between {
+        ast::Expr::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => Expr::Between {
             value: boxed(expr)?,
             low: boxed(low)?,
             high: boxed(high)?,
             negated: *negated,
         },
-        ast::Expr::In { expr: value, target: ast::InTarget::List(items), negated, global: false } => {
-            Expr::InList {
+        ast::Expr::In {
+            expr: value,
+            target: ast::InTarget::List(items),
+            negated,
+            global: false,
+        } => Expr::InList {
+            value: boxed(value)?,
+            items: items.iter().map(convert).collect::<Result<_>>()?,
+            negated: *negated,
+        },
+        ast::Expr::IsNull(value) => Expr::IsNull {
+            value: boxed(value)?,
+            negated: false,
+        },
+        ast::Expr::IsNotNull(value) => Expr::IsNull {
+            value: boxed(value)?,
+            negated: true,
+        },
+        ast::Expr::Like {
+            negated,
+            any: false,
+            expr: value,
+            pattern,
+            escape_char: None,
+        } => match convert(pattern)? {
+            Expr::Literal(Literal::Text(pattern)) => Expr::Like {
                 value: boxed(value)?,
-                items: items.iter().map(convert).collect::<Result<_>>()?,
+                pattern,
                 negated: *negated,
+            },
+            _ => {
+                return Err(Error::Unsupported(format!(
+                    "LIKE needs a string literal pattern in `{expr}`"
+                )));
             }
-        }
-        ast::Expr::IsNull(value) => Expr::IsNull { value: boxed(value)?, negated: false },
-        ast::Expr::IsNotNull(value) => Expr::IsNull { value: boxed(value)?, negated: true },
-        ast::Expr::Like { negated, any: false, expr: value, pattern, escape_char: None } => {
-            match convert(pattern)? {
-                Expr::Literal(Literal::Text(pattern)) => Expr::Like {
-                    value: boxed(value)?,
-                    pattern,
-                    negated: *negated,
-                },
-                _ => {
-                    return Err(Error::Unsupported(format!(
-                        "LIKE needs a string literal pattern in `{expr}`"
-                    )));
-                }
-            }
-        }
+        },
         _ => return Err(unsupported(expr)),
     })
 }
@@ -150,7 +185,9 @@ fn literal(value: &Value, expr: &ast::Expr) -> Result<Literal> {
 pub(crate) fn parse_date(text: &str) -> Result<i32> {
     let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|error| Error::Syntax(format!("invalid DATE {text:?}: {error}")))?;
-    Ok(date.signed_duration_since(chrono::NaiveDate::default()).num_days() as i32)
+    Ok(date
+        .signed_duration_since(chrono::NaiveDate::default())
+        .num_days() as i32)
 }
 
 /// Parses a timestamp (`YYYY-MM-DD[ HH:MM[:SS[.fraction]]]`, optionally with
@@ -170,21 +207,34 @@ pub fn to_sql(expr: &Expr) -> String {
         Expr::Compare { op, left, right } => {
             format!("({} {} {})", to_sql(left), op.symbol(), to_sql(right))
         }
-        Expr::Between { value, low, high, negated } => format!(
+        Expr::Between {
+            value,
+            low,
+            high,
+            negated,
+        } => format!(
             "({} {}BETWEEN {} AND {})",
             to_sql(value),
             not(*negated),
             to_sql(low),
             to_sql(high)
         ),
-        Expr::InList { value, items, negated } => format!(
+        Expr::InList {
+            value,
+            items,
+            negated,
+        } => format!(
             "({} {}IN ({}))",
             to_sql(value),
             not(*negated),
             items.iter().map(to_sql).collect::<Vec<_>>().join(", ")
         ),
         Expr::IsNull { value, negated } => format!("({} IS {}NULL)", to_sql(value), not(*negated)),
-        Expr::Like { value, pattern, negated } => format!(
+        Expr::Like {
+            value,
+            pattern,
+            negated,
+        } => format!(
             "({} {}LIKE {})",
             to_sql(value),
             not(*negated),
@@ -245,14 +295,26 @@ mod tests {
         assert!(matches!(parse_where("a = 1 b"), Err(Error::Syntax(_))));
         assert!(matches!(parse_where("a +"), Err(Error::Syntax(_))));
         assert!(matches!(parse_where("a + 1 > 2"), Err(Error::Syntax(_))));
-        assert!(matches!(parse_where("a IN (SELECT 1)"), Err(Error::Syntax(_))));
+        assert!(matches!(
+            parse_where("a IN (SELECT 1)"),
+            Err(Error::Syntax(_))
+        ));
     }
 
     #[test]
     fn literals_keep_their_kind() {
-        let Expr::Compare { right, .. } = parse_where("a < 2.50").unwrap() else { panic!() };
-        assert_eq!(*right, Expr::Literal(Literal::Exact(Decimal { unscaled: 250, scale: 2 })));
-        let Expr::Compare { right, .. } = parse_where("a < TIMESTAMP '1970-01-01 00:00:01'").unwrap()
+        let Expr::Compare { right, .. } = parse_where("a < 2.50").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            *right,
+            Expr::Literal(Literal::Exact(Decimal {
+                unscaled: 250,
+                scale: 2
+            }))
+        );
+        let Expr::Compare { right, .. } =
+            parse_where("a < TIMESTAMP '1970-01-01 00:00:01'").unwrap()
         else {
             panic!()
         };

@@ -6,11 +6,14 @@ pub use stream::{BatchStream, ScanRequest, ScanStats};
 
 use crate::error::{Error, Result};
 use crate::source::RemoteFile;
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use parquet::DecodeResult;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::basic::Type as PhysicalType;
-use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataPushDecoder};
-use parquet::DecodeResult;
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use parquet::file::metadata::{
+    PageIndexPolicy, ParquetMetaData, ParquetMetaDataOptions, ParquetMetaDataPushDecoder,
+    ParquetStatisticsPolicy,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -57,7 +60,11 @@ impl ParquetFile {
 
     /// Starts a scan; checks the request against the schema before reading.
     pub fn scan(&self, request: ScanRequest) -> Result<BatchStream> {
-        BatchStream::new(Rc::clone(&self.source), self.reader_metadata.clone(), request)
+        BatchStream::new(
+            Rc::clone(&self.source),
+            self.reader_metadata.clone(),
+            request,
+        )
     }
 }
 
@@ -69,7 +76,9 @@ fn read_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
             "{url} is {size} bytes long, too short to be a Parquet file"
         )));
     }
-    let trailer = remote.read(&[size - FOOTER_TRAILER..size])?.remove(0);
+    let trailer = remote
+        .read(std::slice::from_ref(&(size - FOOTER_TRAILER..size)))?
+        .remove(0);
     match &trailer[4..] {
         b"PAR1" => {}
         b"PARE" => {
@@ -83,14 +92,35 @@ fn read_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
             )));
         }
     }
-    let footer_len = u64::from(u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]));
+    let footer_len = u64::from(u32::from_le_bytes([
+        trailer[0], trailer[1], trailer[2], trailer[3],
+    ]));
     if footer_len + FOOTER_TRAILER + 4 > size {
         return Err(Error::NotParquet(format!(
             "{url}: the footer claims {footer_len} bytes but the file has only {size}"
         )));
     }
-    let mut decoder =
-        ParquetMetaDataPushDecoder::try_new(size)?.with_page_index_policy(PageIndexPolicy::Skip);
+    match decode_footer(remote, ParquetMetaDataOptions::new()) {
+        // Size statistics (field 16 of ColumnMetaData) are optional and unused
+        // here; some early writers put other data at that field number, which
+        // a strict decoder rejects. Skipping them reads those files too.
+        Err(Error::CorruptFile(_)) => {
+            let lenient = ParquetMetaDataOptions::new()
+                .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll);
+            decode_footer(remote, lenient)
+        }
+        result => result,
+    }
+}
+
+fn decode_footer(
+    remote: &mut RemoteFile,
+    options: ParquetMetaDataOptions,
+) -> Result<ParquetMetaData> {
+    let url = remote.url().to_owned();
+    let mut decoder = ParquetMetaDataPushDecoder::try_new(remote.size())?
+        .with_page_index_policy(PageIndexPolicy::Skip)
+        .with_metadata_options(Some(Arc::new(options)));
     loop {
         match decoder.try_decode().map_err(|e| corrupt_footer(&url, e))? {
             DecodeResult::NeedsData(ranges) => {
@@ -99,7 +129,9 @@ fn read_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
             }
             DecodeResult::Data(metadata) => return Ok(metadata),
             DecodeResult::Finished => {
-                return Err(Error::Internal(format!("{url}: footer decoder finished without metadata")));
+                return Err(Error::Internal(format!(
+                    "{url}: footer decoder finished without metadata"
+                )));
             }
         }
     }
@@ -122,7 +154,10 @@ fn arrow_metadata(metadata: Arc<ParquetMetaData>) -> Result<ArrowReaderMetadata>
     int96_roots.dedup();
     let schema = default.schema();
     let nanos = DataType::Timestamp(TimeUnit::Nanosecond, None);
-    if !int96_roots.iter().any(|&root| schema.field(root).data_type() == &nanos) {
+    if !int96_roots
+        .iter()
+        .any(|&root| schema.field(root).data_type() == &nanos)
+    {
         return Ok(default);
     }
     let fields: Vec<Field> = schema
@@ -131,12 +166,18 @@ fn arrow_metadata(metadata: Arc<ParquetMetaData>) -> Result<ArrowReaderMetadata>
         .enumerate()
         .map(|(index, field)| {
             if int96_roots.contains(&index) && field.data_type() == &nanos {
-                field.as_ref().clone().with_data_type(DataType::Timestamp(TimeUnit::Microsecond, None))
+                field
+                    .as_ref()
+                    .clone()
+                    .with_data_type(DataType::Timestamp(TimeUnit::Microsecond, None))
             } else {
                 field.as_ref().clone()
             }
         })
         .collect();
     let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-    Ok(ArrowReaderMetadata::try_new(metadata, ArrowReaderOptions::new().with_schema(hinted))?)
+    Ok(ArrowReaderMetadata::try_new(
+        metadata,
+        ArrowReaderOptions::new().with_schema(hinted),
+    )?)
 }

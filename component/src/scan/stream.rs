@@ -3,18 +3,18 @@
 
 use super::SharedFile;
 use crate::error::{Error, Result};
-use crate::filter::{bind, BoundPredicate, Expr};
+use crate::filter::{BoundPredicate, Expr, bind};
 use crate::ipc;
 use crate::source::FetchStats;
 use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, Schema, SchemaRef};
+use parquet::DecodeResult;
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowPredicateFn, ArrowReaderMetadata, RowFilter};
 use parquet::arrow::push_decoder::{ParquetPushDecoder, ParquetPushDecoderBuilder};
-use parquet::arrow::ProjectionMask;
-use parquet::DecodeResult;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What to read (the WIT `scan-request` with defaults filled in).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -85,9 +85,15 @@ enum State {
 }
 
 impl BatchStream {
-    pub(super) fn new(source: SharedFile, metadata: ArrowReaderMetadata, request: ScanRequest) -> Result<Self> {
+    pub(super) fn new(
+        source: SharedFile,
+        metadata: ArrowReaderMetadata,
+        request: ScanRequest,
+    ) -> Result<Self> {
         let file_schema = Arc::clone(metadata.schema());
-        let batch_size = request.batch_size.unwrap_or(ScanRequest::DEFAULT_BATCH_SIZE);
+        let batch_size = request
+            .batch_size
+            .unwrap_or(ScanRequest::DEFAULT_BATCH_SIZE);
         if batch_size == 0 || batch_size > ScanRequest::MAX_BATCH_SIZE {
             return Err(Error::InvalidArgument(format!(
                 "batch size must be between 1 and {}, not {batch_size}",
@@ -167,7 +173,11 @@ impl BatchStream {
                 stats.rows_matched = counters.matched.load(Ordering::Relaxed);
             }
             None => {
-                let read = if stats.rows_returned > 0 || self.is_finished() { self.offset_rows } else { 0 };
+                let read = if stats.rows_returned > 0 || self.is_finished() {
+                    self.offset_rows
+                } else {
+                    0
+                };
                 stats.rows_scanned = stats.rows_returned + read;
                 stats.rows_matched = stats.rows_scanned;
             }
@@ -181,7 +191,8 @@ impl BatchStream {
 
     /// The next batch, or `None` at the end. After an error the scan is over.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let State::Decoding(mut decoder) = std::mem::replace(&mut self.state, State::Finished) else {
+        let State::Decoding(mut decoder) = std::mem::replace(&mut self.state, State::Finished)
+        else {
             return Ok(None);
         };
         loop {
@@ -213,16 +224,20 @@ impl BatchStream {
 
     /// The next batch as an Arrow IPC stream.
     pub fn next_ipc(&mut self) -> Result<Option<Vec<u8>>> {
-        self.next_batch()?.map(|batch| ipc::encode_batch(&batch)).transpose()
+        self.next_batch()?
+            .map(|batch| ipc::encode_batch(&batch))
+            .transpose()
     }
 
     fn note_row_groups(&mut self, ranges: &[Range<u64>]) {
         for range in ranges {
-            if let Some(group) = self.row_group_spans.iter().position(|span| span.contains(&range.start)) {
-                if !self.row_groups_touched[group] {
-                    self.row_groups_touched[group] = true;
-                    self.stats.row_groups_scanned += 1;
-                }
+            let group = self
+                .row_group_spans
+                .iter()
+                .position(|span| span.contains(&range.start));
+            if let Some(touched) = group.map(|g| &mut self.row_groups_touched[g]) {
+                self.stats.row_groups_scanned += u32::from(!*touched);
+                *touched = true;
             }
         }
     }
@@ -237,8 +252,16 @@ fn output_columns(schema: &Schema, columns: Option<&[String]>) -> Result<Vec<usi
             .iter()
             .map(|name| {
                 schema.index_of(name).map_err(|_| {
-                    let known: Vec<&str> = schema.fields().iter().take(30).map(|f| f.name().as_str()).collect();
-                    Error::ColumnNotFound(format!("column {name:?} not found; the file has: {}", known.join(", ")))
+                    let known: Vec<&str> = schema
+                        .fields()
+                        .iter()
+                        .take(30)
+                        .map(|f| f.name().as_str())
+                        .collect();
+                    Error::ColumnNotFound(format!(
+                        "column {name:?} not found; the file has: {}",
+                        known.join(", ")
+                    ))
                 })
             })
             .collect::<Result<_>>()?,
@@ -262,13 +285,21 @@ fn output_columns(schema: &Schema, columns: Option<&[String]>) -> Result<Vec<usi
     Ok(indices)
 }
 
-fn row_filter(mask: ProjectionMask, predicate: BoundPredicate, counters: Arc<FilterCounters>) -> RowFilter {
+fn row_filter(
+    mask: ProjectionMask,
+    predicate: BoundPredicate,
+    counters: Arc<FilterCounters>,
+) -> RowFilter {
     let evaluate = move |batch: RecordBatch| {
         let selected = predicate
             .select(&batch)
             .map_err(|error| ArrowError::ExternalError(Box::new(error)))?;
-        counters.tested.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-        counters.matched.fetch_add(selected.true_count() as u64, Ordering::Relaxed);
+        counters
+            .tested
+            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        counters
+            .matched
+            .fetch_add(selected.true_count() as u64, Ordering::Relaxed);
         Ok(selected)
     };
     RowFilter::new(vec![Box::new(ArrowPredicateFn::new(mask, evaluate))])

@@ -92,7 +92,10 @@ mod tests {
             let gap = next(&mut seed) % 600;
             let plan = coalesce(&wanted, gap);
             for pair in plan.requests.windows(2) {
-                assert!(pair[0].end + gap < pair[1].start, "requests must stay apart");
+                assert!(
+                    pair[0].end + gap < pair[1].start,
+                    "requests must stay apart"
+                );
             }
             let bodies: Vec<Bytes> = plan
                 .requests

@@ -13,7 +13,7 @@ use wasip2::http::types::{
     ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method,
     OutgoingRequest, Scheme,
 };
-use wasip2::io::poll::{poll, Pollable};
+use wasip2::io::poll::{Pollable, poll};
 use wasip2::io::streams::{InputStream, StreamError};
 
 /// Bytes asked of a body stream per read call.
@@ -88,11 +88,16 @@ impl HttpTransport {
     }
 
     fn start(&self, wanted: &WantedBytes) -> Result<FutureIncomingResponse> {
-        let invalid = |what: &str| Error::Internal(format!("cannot build request for {}: {what}", self.url));
+        let invalid =
+            |what: &str| Error::Internal(format!("cannot build request for {}: {what}", self.url));
         let headers = Fields::from_list(&[("range".to_string(), wanted.header().into_bytes())])
             .map_err(|e| invalid(&format!("{e:?}")))?;
         let request = OutgoingRequest::new(headers);
-        let scheme = if self.url.scheme() == "https" { Scheme::Https } else { Scheme::Http };
+        let scheme = if self.url.scheme() == "https" {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
         let authority = match self.url.port() {
             Some(port) => format!("{}:{port}", self.url.host_str().unwrap_or_default()),
             None => self.url.host_str().unwrap_or_default().to_string(),
@@ -101,10 +106,18 @@ impl HttpTransport {
             Some(query) => format!("{}?{query}", self.url.path()),
             None => self.url.path().to_string(),
         };
-        request.set_method(&Method::Get).map_err(|()| invalid("method"))?;
-        request.set_scheme(Some(&scheme)).map_err(|()| invalid("scheme"))?;
-        request.set_authority(Some(&authority)).map_err(|()| invalid("authority"))?;
-        request.set_path_with_query(Some(&path)).map_err(|()| invalid("path"))?;
+        request
+            .set_method(&Method::Get)
+            .map_err(|()| invalid("method"))?;
+        request
+            .set_scheme(Some(&scheme))
+            .map_err(|()| invalid("scheme"))?;
+        request
+            .set_authority(Some(&authority))
+            .map_err(|()| invalid("authority"))?;
+        request
+            .set_path_with_query(Some(&path))
+            .map_err(|()| invalid("path"))?;
         outgoing_handler::handle(request, None).map_err(|code| self.network_error(&code))
     }
 
@@ -191,7 +204,13 @@ impl HttpTransport {
 
     /// Reads whatever the body stream has without blocking.
     fn read_available(&self, mut in_flight: InFlight) -> Result<Step> {
-        let InFlight::Reading { stream, partial, max_body, .. } = &mut in_flight else {
+        let InFlight::Reading {
+            stream,
+            partial,
+            max_body,
+            ..
+        } = &mut in_flight
+        else {
             return Ok(Step::Pending(in_flight));
         };
         loop {
@@ -199,7 +218,11 @@ impl HttpTransport {
                 Ok(chunk) if chunk.is_empty() => return Ok(Step::Pending(in_flight)),
                 Ok(chunk) => {
                     partial.body.extend_from_slice(&chunk);
-                    let limit = if partial.status == 206 { *max_body } else { MAX_WHOLE_BODY };
+                    let limit = if partial.status == 206 {
+                        *max_body
+                    } else {
+                        MAX_WHOLE_BODY
+                    };
                     if partial.body.len() as u64 > limit {
                         return Err(Error::Protocol(format!(
                             "{} sent more than the {limit} bytes asked for (status {})",
@@ -302,7 +325,9 @@ impl Transport for HttpTransport {
     }
 
     fn fetch(&mut self, ranges: &[Range<u64>], max_concurrency: usize) -> Result<Vec<Bytes>> {
-        let size = self.size.ok_or_else(|| Error::Internal("HTTP read before open".into()))?;
+        let size = self
+            .size
+            .ok_or_else(|| Error::Internal("HTTP read before open".into()))?;
         let wanted: Vec<WantedBytes> = ranges.iter().cloned().map(WantedBytes::Span).collect();
         let responses = self.execute(&wanted, max_concurrency)?;
         ranges

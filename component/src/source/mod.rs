@@ -12,7 +12,7 @@ mod http;
 mod memory;
 mod remote;
 
-pub use coalesce::{coalesce, CoalescedRanges};
+pub use coalesce::{CoalescedRanges, coalesce};
 pub use file::FileTransport;
 pub use memory::MemoryTransport;
 pub use remote::{FetchOptions, FetchStats, RemoteFile};

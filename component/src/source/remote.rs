@@ -1,7 +1,7 @@
 //! An opened file: fixed size, a cached tail, bounds-checked coalesced reads
 //! and traffic counters.
 
-use super::{coalesce, Transport};
+use super::{Transport, coalesce};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use std::ops::Range;
@@ -85,7 +85,11 @@ impl std::fmt::Debug for RemoteFile {
 impl RemoteFile {
     /// Opens the file behind `transport`: one request that learns the size and
     /// reads the last `options.tail_bytes` bytes.
-    pub fn open(url: &str, mut transport: Box<dyn Transport>, options: FetchOptions) -> Result<Self> {
+    pub fn open(
+        url: &str,
+        mut transport: Box<dyn Transport>,
+        options: FetchOptions,
+    ) -> Result<Self> {
         if options.tail_bytes > FetchOptions::MAX_TAIL_BYTES {
             return Err(Error::InvalidArgument(format!(
                 "tail-bytes {} is larger than the maximum {}",
@@ -155,7 +159,9 @@ impl RemoteFile {
             .cloned()
             .collect();
         let plan = coalesce(&missing, self.options.coalesce_gap);
-        let bodies = self.transport.fetch(&plan.requests, self.options.max_concurrency)?;
+        let bodies = self
+            .transport
+            .fetch(&plan.requests, self.options.max_concurrency)?;
         self.stats.requests += plan.requests.len() as u64;
         self.stats.bytes_fetched += bodies.iter().map(|b| b.len() as u64).sum::<u64>();
         let mut fetched = plan.slice(&missing, &bodies).into_iter();
@@ -186,8 +192,12 @@ mod tests {
             coalesce_gap: 10,
             max_concurrency: 4,
         };
-        let file = RemoteFile::open("mem://x", Box::new(MemoryTransport::new(data.clone())), options)
-            .unwrap();
+        let file = RemoteFile::open(
+            "mem://x",
+            Box::new(MemoryTransport::new(data.clone())),
+            options,
+        )
+        .unwrap();
         (data, file)
     }
 
@@ -195,7 +205,13 @@ mod tests {
     fn open_costs_one_request_and_tail_reads_are_free() {
         let (data, mut file) = file_of(1000, 100);
         assert_eq!(file.size(), 1000);
-        assert_eq!(file.stats(), FetchStats { requests: 1, bytes_fetched: 100 });
+        assert_eq!(
+            file.stats(),
+            FetchStats {
+                requests: 1,
+                bytes_fetched: 100
+            }
+        );
         let got = file.read(&[950..1000, 900..910]).unwrap();
         assert_eq!(got[0], data.slice(950..1000));
         assert_eq!(got[1], data.slice(900..910));
@@ -211,13 +227,22 @@ mod tests {
         assert_eq!(got[2], data.slice(8..12));
         assert_eq!(got[3], data.slice(995..1000));
         // 0..5 and 8..12 merge; 500..520 stays apart; the tail is cached.
-        assert_eq!(file.stats(), FetchStats { requests: 3, bytes_fetched: 10 + 12 + 20 });
+        assert_eq!(
+            file.stats(),
+            FetchStats {
+                requests: 3,
+                bytes_fetched: 10 + 12 + 20
+            }
+        );
     }
 
     #[test]
     fn out_of_bounds_is_refused_before_io() {
         let (_, mut file) = file_of(100, 10);
-        assert_eq!(file.read(&[0..10, 90..101]), Err(Error::RangeOutOfBounds(90..101)));
+        assert_eq!(
+            file.read(&[0..10, 90..101]),
+            Err(Error::RangeOutOfBounds(90..101))
+        );
         assert_eq!(file.stats().requests, 1);
     }
 }

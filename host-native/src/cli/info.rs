@@ -1,6 +1,6 @@
 //! `quiver info`: a file's footer, as text or one JSON object.
 
-use super::{session_for, Failure};
+use super::{Failure, session_for};
 use quiver_host::bindings::scan::FileMetadata;
 use quiver_host::client::default_open_options;
 use quiver_host::source::Source;
@@ -49,16 +49,37 @@ fn to_json(url: &str, metadata: &FileMetadata) -> serde_json::Value {
 fn write_text(out: &mut impl Write, url: &str, metadata: &FileMetadata) -> std::io::Result<()> {
     writeln!(out, "file:       {url}")?;
     writeln!(out, "size:       {} bytes", metadata.size)?;
-    writeln!(out, "rows:       {} in {} row groups", metadata.num_rows, metadata.row_groups.len())?;
-    writeln!(out, "created by: {}", metadata.created_by.as_deref().unwrap_or("(unknown)"))?;
+    writeln!(
+        out,
+        "rows:       {} in {} row groups",
+        metadata.num_rows,
+        metadata.row_groups.len()
+    )?;
+    writeln!(
+        out,
+        "created by: {}",
+        metadata.created_by.as_deref().unwrap_or("(unknown)")
+    )?;
     writeln!(out, "format:     version {}", metadata.version)?;
     writeln!(out, "\ncolumns:")?;
     let mut columns = comfy_table::Table::new();
     columns.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    columns.set_header(["name", "physical type", "logical type", "arrow type", "nullable"]);
+    columns.set_header([
+        "name",
+        "physical type",
+        "logical type",
+        "arrow type",
+        "nullable",
+    ]);
     for c in &metadata.columns {
         let logical = c.logical_type.as_deref().unwrap_or("");
-        columns.add_row([c.name.as_str(), &c.physical_type, logical, &c.arrow_type, if c.nullable { "yes" } else { "no" }]);
+        columns.add_row([
+            c.name.as_str(),
+            &c.physical_type,
+            logical,
+            &c.arrow_type,
+            if c.nullable { "yes" } else { "no" },
+        ]);
     }
     writeln!(out, "{columns}")?;
     writeln!(out, "\nrow groups:")?;
@@ -66,7 +87,12 @@ fn write_text(out: &mut impl Write, url: &str, metadata: &FileMetadata) -> std::
     groups.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     groups.set_header(["#", "rows", "compressed bytes", "uncompressed bytes"]);
     for (index, g) in metadata.row_groups.iter().enumerate() {
-        groups.add_row([index.to_string(), g.num_rows.to_string(), g.compressed_size.to_string(), g.uncompressed_size.to_string()]);
+        groups.add_row([
+            index.to_string(),
+            g.num_rows.to_string(),
+            g.compressed_size.to_string(),
+            g.uncompressed_size.to_string(),
+        ]);
     }
     writeln!(out, "{groups}")
 }

@@ -6,6 +6,7 @@ mod info;
 mod output;
 mod scan;
 mod serve;
+mod sink;
 
 use args::{Args, Command};
 use quiver_host::bindings::EngineError;
@@ -40,7 +41,9 @@ impl From<EngineError> for Failure {
 
 /// Runs a command on a fresh tokio runtime.
 pub fn run(args: Args) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match args.command {
             Command::Info { source, json } => info::run(&source, json).await,
@@ -76,7 +79,9 @@ pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
 }
 
 /// Loads the component and starts an instance that can read `source`.
-async fn session_for(source: &quiver_host::source::Source) -> anyhow::Result<quiver_host::runtime::Session> {
+async fn session_for(
+    source: &quiver_host::source::Source,
+) -> anyhow::Result<quiver_host::runtime::Session> {
     use quiver_host::runtime::Runtime;
     let runtime = Runtime::load(&Runtime::locate_component()?)?;
     let directories: Vec<_> = source.directory.iter().cloned().collect();

@@ -25,11 +25,28 @@ pub struct BatchWriter<W: Write> {
 impl<W: Write> BatchWriter<W> {
     /// A writer for `format`; `schema_ipc` is the scan's schema as IPC bytes.
     pub fn new(format: Format, out: W, schema_ipc: &[u8]) -> Result<Self> {
-        let schema = StreamReader::try_new(schema_ipc, None).context("the engine sent an invalid schema")?.schema();
-        let mut writer = Self { schema, out: None, arrow: None, csv: None, json: None, table_rows: Vec::new(), wrote_batch: false };
+        let schema = StreamReader::try_new(schema_ipc, None)
+            .context("the engine sent an invalid schema")?
+            .schema();
+        let mut writer = Self {
+            schema,
+            out: None,
+            arrow: None,
+            csv: None,
+            json: None,
+            table_rows: Vec::new(),
+            wrote_batch: false,
+        };
         match format {
-            Format::Arrow => writer.arrow = Some(arrow_ipc::writer::StreamWriter::try_new(out, &writer.schema)?),
-            Format::Csv => writer.csv = Some(arrow_csv::WriterBuilder::new().with_header(true).build(out)),
+            Format::Arrow => {
+                writer.arrow = Some(arrow_ipc::writer::StreamWriter::try_new(
+                    out,
+                    &writer.schema,
+                )?)
+            }
+            Format::Csv => {
+                writer.csv = Some(arrow_csv::WriterBuilder::new().with_header(true).build(out))
+            }
             Format::Json => writer.json = Some(arrow_json::LineDelimitedWriter::new(out)),
             Format::Table => writer.out = Some(out),
         }
@@ -38,7 +55,8 @@ impl<W: Write> BatchWriter<W> {
 
     /// Writes the batches of one IPC stream from the engine.
     pub fn write_ipc(&mut self, ipc: &[u8]) -> Result<()> {
-        let reader = StreamReader::try_new(ipc, None).context("the engine sent an invalid batch")?;
+        let reader =
+            StreamReader::try_new(ipc, None).context("the engine sent an invalid batch")?;
         for batch in reader {
             let batch = batch.context("the engine sent an invalid batch")?;
             self.write(&batch)?;
@@ -70,7 +88,12 @@ impl<W: Write> BatchWriter<W> {
                 // arrow-csv writes the header with the first batch; an empty
                 // result still gets one.
                 let mut out = csv.into_inner();
-                let names: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
+                let names: Vec<&str> = self
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
                 writeln!(out, "{}", names.join(","))?;
                 out.flush()?;
             } else {
@@ -111,10 +134,11 @@ fn write_table(out: &mut impl Write, schema: &SchemaRef, batches: &[RecordBatch]
         rows += batch.num_rows();
     }
     for (index, field) in schema.fields().iter().enumerate() {
-        if field.data_type().is_numeric() {
-            if let Some(column) = table.column_mut(index) {
-                column.set_cell_alignment(comfy_table::CellAlignment::Right);
-            }
+        if let Some(column) = table
+            .column_mut(index)
+            .filter(|_| field.data_type().is_numeric())
+        {
+            column.set_cell_alignment(comfy_table::CellAlignment::Right);
         }
     }
     writeln!(out, "{table}")?;

@@ -2,7 +2,8 @@
 
 use super::args::{Format, ScanArgs};
 use super::output::BatchWriter;
-use super::{session_for, Failure};
+use super::sink::Sink;
+use super::{Failure, session_for};
 use quiver_host::bindings::scan::{RowFilter, ScanRequest, ScanStats};
 use quiver_host::client::default_open_options;
 use quiver_host::source::Source;
@@ -15,7 +16,11 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let source = Source::parse(&args.source)?;
     let format = args.format.unwrap_or_else(|| {
-        if args.output.is_none() && std::io::stdout().is_terminal() { Format::Table } else { Format::Csv }
+        if args.output.is_none() && std::io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Csv
+        }
     });
     let mut session = session_for(&source).await?;
     let file = session.open(&source.url, default_open_options()).await??;
@@ -33,16 +38,30 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         })?),
         None => Box::new(std::io::stdout().lock()),
     };
+    let (sink, reader_gone) = Sink::new(sink);
     let schema = session.schema(&stream).await?;
     let mut writer = BatchWriter::new(format, std::io::BufWriter::new(sink), &schema)?;
-    while let Some(batch) = session.next_batch(&stream).await?? {
-        writer.write_ipc(&batch)?;
+    let written = async {
+        while let Some(batch) = session.next_batch(&stream).await?? {
+            writer.write_ipc(&batch)?;
+        }
+        writer.finish().map_err(Failure::from)
+    };
+    match written.await {
+        // The reader stopped reading (`| head`): that is success, and there
+        // is no one left to show statistics to on this pipe.
+        Err(_) if reader_gone.get() => return Ok(()),
+        outcome => outcome?,
     }
-    writer.finish()?;
     if args.stats {
         let scan_stats = session.scan_stats(&stream).await?;
         let traffic = session.fetch_stats(&file).await?;
-        let line = stats_json(&scan_stats, traffic.requests, traffic.bytes_fetched, started);
+        let line = stats_json(
+            &scan_stats,
+            traffic.requests,
+            traffic.bytes_fetched,
+            started,
+        );
         eprintln!("{line}");
     }
     session.close_stream(stream).await?;
@@ -52,7 +71,12 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
 
 /// The `--stats` line. Requests and bytes cover the whole command: the open
 /// (footer) and the scan.
-fn stats_json(stats: &ScanStats, requests: u64, bytes_fetched: u64, started: Instant) -> serde_json::Value {
+fn stats_json(
+    stats: &ScanStats,
+    requests: u64,
+    bytes_fetched: u64,
+    started: Instant,
+) -> serde_json::Value {
     json!({
         "requests": requests,
         "bytes_fetched": bytes_fetched,

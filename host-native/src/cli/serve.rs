@@ -15,7 +15,10 @@ pub async fn run(dir: &Path, port: u16) -> Result<(), Failure> {
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     let address = listener.local_addr()?;
-    println!("serving {} at http://{address}/ (Ctrl-C to stop)", dir.display());
+    println!(
+        "serving {} at http://{address}/ (Ctrl-C to stop)",
+        dir.display()
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
