@@ -9,6 +9,8 @@
 //! The WIT bindings and the exported interfaces live in `bindings` and
 //! `exports`, compiled only for WebAssembly.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod filter;
 pub mod ipc;

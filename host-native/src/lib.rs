@@ -9,6 +9,8 @@
 //! [`runtime::Session`] is one instance; [`source::Source`] turns what a user
 //! typed into a URL and the directory to open.
 
+#![warn(missing_docs)]
+
 pub mod bindings;
 pub mod client;
 mod host;

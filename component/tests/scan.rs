@@ -1,0 +1,256 @@
+//! Scans of in-memory Parquet files through the sans-IO core: the same code
+//! the component runs, with a memory transport in place of HTTP.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, StructArray};
+use arrow_schema::{DataType, Field};
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use quiver_engine::error::Error;
+use quiver_engine::filter::parse_where;
+use quiver_engine::scan::{ParquetFile, ScanRequest};
+use quiver_engine::source::{FetchOptions, MemoryTransport, RemoteFile};
+use std::sync::Arc;
+
+/// 1,000 rows in row groups of 100: `id` 0..1000, `name` "n{id}", `half` id/2
+/// with NULL for every tenth row.
+fn sample_file() -> Bytes {
+    let ids: Vec<i64> = (0..1000).collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int64Array::from(ids.clone()))),
+        (
+            "name",
+            Arc::new(StringArray::from_iter_values(
+                ids.iter().map(|i| format!("n{i}")),
+            )),
+        ),
+        (
+            "half",
+            Arc::new(Int64Array::from_iter(
+                ids.iter().map(|i| (i % 10 != 0).then_some(i / 2)),
+            )),
+        ),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    write(&batch, 100)
+}
+
+fn write(batch: &RecordBatch, row_group_rows: usize) -> Bytes {
+    let properties = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .build();
+    let mut buffer = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buffer, batch.schema(), Some(properties)).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+    Bytes::from(buffer)
+}
+
+fn open(data: Bytes) -> Result<ParquetFile, Error> {
+    let remote = RemoteFile::open(
+        "mem://sample",
+        Box::new(MemoryTransport::new(data)),
+        FetchOptions::default(),
+    )?;
+    ParquetFile::open(remote)
+}
+
+fn collect(
+    file: &ParquetFile,
+    request: ScanRequest,
+) -> (Vec<RecordBatch>, quiver_engine::scan::ScanStats) {
+    let mut stream = file.scan(request).unwrap();
+    let mut batches = Vec::new();
+    while let Some(batch) = stream.next_batch().unwrap() {
+        batches.push(batch);
+    }
+    (batches, stream.stats())
+}
+
+fn ids(batches: &[RecordBatch], column: &str) -> Vec<Option<i64>> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name(column)
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .iter()
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn filter_projection_order_and_stats() {
+    let file = open(sample_file()).unwrap();
+    let request = ScanRequest {
+        columns: Some(vec!["half".into(), "id".into()]),
+        filter: Some(parse_where("id >= 150 AND id < 160 AND half IS NOT NULL").unwrap()),
+        ..ScanRequest::default()
+    };
+    let (batches, stats) = collect(&file, request);
+    let names: Vec<String> = batches[0]
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["half", "id"]);
+    let expected: Vec<Option<i64>> = (151..160).map(Some).collect();
+    assert_eq!(ids(&batches, "id"), expected);
+    assert_eq!(stats.rows_matched, 9);
+    assert_eq!(stats.rows_returned, 9);
+    assert_eq!(stats.row_groups, 10);
+    assert_eq!(stats.rows_scanned, 1000);
+}
+
+#[test]
+fn offset_and_limit_apply_after_the_filter_and_stop_early() {
+    let file = open(sample_file()).unwrap();
+    let request = ScanRequest {
+        columns: Some(vec!["id".into()]),
+        filter: Some(parse_where("name LIKE 'n1%'").unwrap()),
+        offset: 5,
+        limit: Some(3),
+        ..ScanRequest::default()
+    };
+    let (batches, stats) = collect(&file, request);
+    // Matches in file order: 1, 10, 11, 12, 13, 14, 15, 16, …: skip five, keep three.
+    assert_eq!(ids(&batches, "id"), [Some(14), Some(15), Some(16)]);
+    assert_eq!(
+        stats.row_groups_scanned, 1,
+        "the limit is reached in the first row group"
+    );
+
+    let (batches, stats) = collect(
+        &file,
+        ScanRequest {
+            offset: 250,
+            limit: Some(2),
+            ..ScanRequest::default()
+        },
+    );
+    assert_eq!(ids(&batches, "id"), [Some(250), Some(251)]);
+    assert_eq!(stats.rows_returned, 2);
+}
+
+#[test]
+fn bad_requests_are_refused_before_reading() {
+    let file = open(sample_file()).unwrap();
+    let scan = |request: ScanRequest| file.scan(request).err().unwrap();
+    assert!(matches!(
+        scan(ScanRequest {
+            columns: Some(vec!["nope".into()]),
+            ..Default::default()
+        }),
+        Error::ColumnNotFound(_)
+    ));
+    assert!(matches!(
+        scan(ScanRequest {
+            columns: Some(vec![]),
+            ..Default::default()
+        }),
+        Error::InvalidArgument(_)
+    ));
+    assert!(matches!(
+        scan(ScanRequest {
+            batch_size: Some(0),
+            ..Default::default()
+        }),
+        Error::InvalidArgument(_)
+    ));
+    assert!(matches!(
+        scan(ScanRequest {
+            filter: Some(parse_where("name > 3").unwrap()),
+            ..Default::default()
+        }),
+        Error::TypeMismatch(_)
+    ));
+    assert_eq!(
+        file.source().borrow().stats().requests,
+        1,
+        "only the open read anything"
+    );
+}
+
+#[test]
+fn nested_columns_are_refused_with_a_typed_error() {
+    let inner = StructArray::from(vec![(
+        Arc::new(Field::new("x", DataType::Int64, true)),
+        Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+    )]);
+    let batch = RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+        ("s", Arc::new(inner) as ArrayRef),
+    ])
+    .unwrap();
+    let file = open(write(&batch, 10)).unwrap();
+    assert!(matches!(
+        file.scan(ScanRequest::default()),
+        Err(Error::Unsupported(_))
+    ));
+    let (batches, _) = collect(
+        &file,
+        ScanRequest {
+            columns: Some(vec!["id".into()]),
+            ..Default::default()
+        },
+    );
+    assert_eq!(ids(&batches, "id"), [Some(1), Some(2)]);
+}
+
+#[test]
+fn files_that_are_not_parquet_get_typed_errors() {
+    assert!(matches!(
+        open(Bytes::from_static(b"")),
+        Err(Error::NotParquet(_))
+    ));
+    assert!(matches!(
+        open(Bytes::from_static(b"hello, this is not parquet")),
+        Err(Error::NotParquet(_))
+    ));
+    let mut encrypted = b"PARE0000000000000".to_vec();
+    encrypted.extend_from_slice(b"PARE");
+    assert!(matches!(
+        open(Bytes::from(encrypted)),
+        Err(Error::Unsupported(_))
+    ));
+    // A footer that claims more bytes than the file has.
+    let mut lying = b"PAR1".to_vec();
+    lying.extend_from_slice(&[0; 8]);
+    lying.extend_from_slice(&1_000_000u32.to_le_bytes());
+    lying.extend_from_slice(b"PAR1");
+    assert!(matches!(
+        open(Bytes::from(lying)),
+        Err(Error::NotParquet(_))
+    ));
+    // Garbage where the footer should be.
+    let mut garbage = b"PAR1".to_vec();
+    garbage.extend_from_slice(&[0xff; 64]);
+    garbage.extend_from_slice(&64u32.to_le_bytes());
+    garbage.extend_from_slice(b"PAR1");
+    assert!(matches!(
+        open(Bytes::from(garbage)),
+        Err(Error::CorruptFile(_))
+    ));
+}
+
+#[test]
+fn a_footer_larger_than_the_tail_costs_one_more_read() {
+    let data = sample_file();
+    let options = FetchOptions {
+        tail_bytes: 16,
+        ..FetchOptions::default()
+    };
+    let remote = RemoteFile::open(
+        "mem://small-tail",
+        Box::new(MemoryTransport::new(data)),
+        options,
+    )
+    .unwrap();
+    let file = ParquetFile::open(remote).unwrap();
+    assert_eq!(file.metadata().num_row_groups(), 10);
+    assert_eq!(file.source().borrow().stats().requests, 2);
+}

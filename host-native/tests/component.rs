@@ -1,0 +1,252 @@
+//! The engine component under wasmtime, called through its WIT exports: the
+//! world's shape, the `filter` and `range-fetch` interfaces, and typed errors
+//! across the boundary. Needs `make build` (the component next to the CLI).
+
+use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
+use quiver_host::bindings::EngineError;
+use quiver_host::bindings::filter::{Literal, Node};
+use quiver_host::bindings::quiver::engine::types::ByteRange;
+use quiver_host::bindings::range_fetch::FetchOptions;
+use quiver_host::runtime::{Runtime, Session};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn component_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/quiver-engine.wasm")
+}
+
+async fn session(directories: &[PathBuf]) -> Session {
+    let path = component_path();
+    assert!(
+        path.exists(),
+        "{} is missing: run `make build` first",
+        path.display()
+    );
+    Runtime::load(&path)
+        .unwrap()
+        .session(directories)
+        .await
+        .unwrap()
+}
+
+fn no_fetch_options() -> FetchOptions {
+    FetchOptions {
+        tail_bytes: Some(16),
+        coalesce_gap: Some(0),
+        max_concurrency: None,
+    }
+}
+
+#[test]
+fn the_world_imports_http_and_gpu_and_exports_the_three_interfaces() {
+    let engine = wasmtime::Engine::default();
+    let component = wasmtime::component::Component::from_file(&engine, component_path()).unwrap();
+    let ty = component.component_type();
+    let imports: Vec<String> = ty
+        .imports(&engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let exports: Vec<String> = ty
+        .exports(&engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    for wanted in [
+        "wasi:http/outgoing-handler@0.2.12",
+        "wasi:filesystem/preopens@0.2.12",
+        "quiver:engine/gpu@0.1.0",
+    ] {
+        assert!(
+            imports.iter().any(|i| i == wanted),
+            "{wanted} not in {imports:?}"
+        );
+    }
+    for wanted in [
+        "quiver:engine/range-fetch@0.1.0",
+        "quiver:engine/filter@0.1.0",
+        "quiver:engine/scan@0.1.0",
+    ] {
+        assert!(
+            exports.iter().any(|e| e == wanted),
+            "{wanted} not in {exports:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn filter_parses_prints_and_evaluates_across_the_boundary() {
+    let mut s = session(&[]).await;
+    let filter = s.engine.quiver_engine_filter();
+    let expr = filter
+        .call_parse(&mut s.store, "n > 1 AND (name LIKE 'a%' OR n IS NULL)")
+        .await
+        .unwrap()
+        .unwrap();
+    // Children come first and the root is last.
+    assert!(matches!(expr.nodes.last(), Some(Node::And(_))));
+    assert!(
+        expr.nodes
+            .iter()
+            .any(|n| matches!(n, Node::Literal(Literal::Integer(1))))
+    );
+    let sql = filter
+        .call_to_sql(&mut s.store, &expr)
+        .await
+        .unwrap()
+        .unwrap();
+    let reparsed = filter
+        .call_parse(&mut s.store, &sql)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(format!("{:?}", reparsed.nodes), format!("{:?}", expr.nodes));
+
+    let batch = RecordBatch::try_from_iter([
+        (
+            "n",
+            Arc::new(Int32Array::from(vec![
+                Some(0),
+                Some(2),
+                Some(3),
+                None,
+                Some(5),
+            ])) as ArrayRef,
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from(vec![
+                "apple", "avocado", "banana", "apricot", "cherry",
+            ])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let mut ipc = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), &batch.schema()).unwrap();
+    ipc.write(&batch).unwrap();
+    ipc.finish().unwrap();
+    let bytes = ipc.into_inner().unwrap();
+    let selection = filter
+        .call_evaluate(&mut s.store, &expr, &bytes)
+        .await
+        .unwrap()
+        .unwrap();
+    // Row 1 (2, avocado) passes; row 3 has a NULL n, so `n > 1` is NULL: not selected.
+    assert_eq!(
+        (selection.rows, selection.selected, selection.bits),
+        (5, 1, vec![0b0000_0010])
+    );
+}
+
+#[tokio::test]
+async fn filter_errors_are_typed_values_not_traps() {
+    let mut s = session(&[]).await;
+    let filter = s.engine.quiver_engine_filter();
+    let syntax = filter.call_parse(&mut s.store, "a = = 1").await.unwrap();
+    assert!(matches!(syntax, Err(EngineError::SyntaxError(_))));
+    // An operand that points forward would make a cycle: refused, not followed.
+    let cyclic = quiver_host::bindings::filter::Expression {
+        nodes: vec![Node::Not(0)],
+    };
+    let printed = filter.call_to_sql(&mut s.store, &cyclic).await.unwrap();
+    assert!(matches!(printed, Err(EngineError::InvalidArgument(_))));
+    let expr = filter
+        .call_parse(&mut s.store, "missing = 1")
+        .await
+        .unwrap()
+        .unwrap();
+    let garbage = filter
+        .call_evaluate(&mut s.store, &expr, b"not arrow")
+        .await
+        .unwrap();
+    assert!(matches!(garbage, Err(EngineError::InvalidArgument(_))));
+    // The instance is still usable after every error.
+    assert!(
+        filter
+            .call_parse(&mut s.store, "x = 1")
+            .await
+            .unwrap()
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn range_fetch_reads_local_files_only_inside_preopened_directories() {
+    let directory = tempdir();
+    let path = directory.join("data.bin");
+    let content: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &content).unwrap();
+    let url = url::Url::from_file_path(&path).unwrap().to_string();
+
+    let mut s = session(std::slice::from_ref(&directory)).await;
+    let fetch = s.engine.quiver_engine_range_fetch();
+    let file = fetch
+        .call_open(&mut s.store, &url, no_fetch_options())
+        .await
+        .unwrap()
+        .unwrap();
+    let remote = fetch.remote_file();
+    assert_eq!(remote.call_size(&mut s.store, file).await.unwrap(), 10_000);
+    let ranges = [
+        ByteRange {
+            offset: 9_000,
+            length: 10,
+        },
+        ByteRange {
+            offset: 5,
+            length: 3,
+        },
+    ];
+    let data = remote
+        .call_read(&mut s.store, file, &ranges)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        data,
+        vec![content[9_000..9_010].to_vec(), content[5..8].to_vec()]
+    );
+    let beyond = remote
+        .call_read(
+            &mut s.store,
+            file,
+            &[ByteRange {
+                offset: 9_999,
+                length: 2,
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        beyond,
+        Err(EngineError::RangeOutOfBounds(ByteRange {
+            offset: 9_999,
+            length: 2
+        }))
+    ));
+
+    // A session without the directory cannot see the file.
+    let mut other = session(&[]).await;
+    let fetch = other.engine.quiver_engine_range_fetch();
+    let refused = fetch
+        .call_open(&mut other.store, &url, no_fetch_options())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            refused,
+            Err(EngineError::NotFound(_) | EngineError::PermissionDenied(_))
+        ),
+        "{refused:?}"
+    );
+    std::fs::remove_dir_all(directory).unwrap();
+}
+
+/// A fresh directory under the system temporary directory.
+fn tempdir() -> PathBuf {
+    let unique = format!(
+        "quiver-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    );
+    let directory = std::env::temp_dir().join(unique.replace(['(', ')'], ""));
+    std::fs::create_dir_all(&directory).unwrap();
+    directory.canonicalize().unwrap()
+}
