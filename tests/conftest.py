@@ -31,7 +31,7 @@ def quiver_bin() -> Path:
     path = util.quiver_binary()
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.fail(
-            f"quiver binary not found at {path}. Build it first (cargo build --release in the "
+            f"quiver binary not found at {path}. Build it first (make build in the "
             f"repository root) or point QUIVER_BIN at it.",
             pytrace=False,
         )

@@ -106,8 +106,6 @@ def test_checker_detects_changes(parquet_testing):
 QUIVER_CANNOT_READ = {
     "data/dict-page-offset-zero.parquet": "arrow-rs 60's strict footer decoder rejects a field "
     "this 2018 parquet-mr snapshot wrote with a non-standard type",
-    "data/nation.dict-malformed.parquet": "PARQUET-816: column chunk length too short by the "
-    "dictionary page header; arrow-rs does not pad it like parquet-cpp",
 }
 
 

@@ -27,11 +27,15 @@ impl Guest for Engine {
         let rows = u32::try_from(batch.num_rows())
             .map_err(|_| Error::InvalidArgument("a batch may hold at most 2^32-1 rows".into()))?;
         let selected = bind(&expr, &schema)?.select(&batch)?;
-        let bits = selected.values().sliced();
+        let mut bits = selected.values().sliced().as_slice()[..rows.div_ceil(8) as usize].to_vec();
+        // Bits past the last row are unspecified in Arrow buffers: clear them.
+        if let (Some(last), tail @ 1..) = (bits.last_mut(), rows % 8) {
+            *last &= (1u8 << tail) - 1;
+        }
         Ok(Selection {
             rows,
             selected: selected.true_count() as u32,
-            bits: bits.as_slice()[..rows.div_ceil(8) as usize].to_vec(),
+            bits,
         })
     }
 }

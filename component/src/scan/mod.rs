@@ -100,17 +100,78 @@ fn read_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
             "{url}: the footer claims {footer_len} bytes but the file has only {size}"
         )));
     }
-    match decode_footer(remote, ParquetMetaDataOptions::new()) {
+    let footer_start = size - FOOTER_TRAILER - footer_len;
+    let metadata = match decode_footer(remote, ParquetMetaDataOptions::new()) {
         // Size statistics (field 16 of ColumnMetaData) are optional and unused
         // here; some early writers put other data at that field number, which
         // a strict decoder rejects. Skipping them reads those files too.
         Err(Error::CorruptFile(_)) => {
             let lenient = ParquetMetaDataOptions::new()
                 .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll);
-            decode_footer(remote, lenient)
+            decode_footer(remote, lenient)?
         }
-        result => result,
+        result => result?,
+    };
+    if written_before_parquet_816_fix(metadata.file_metadata().created_by()) {
+        return pad_column_chunks(metadata, footer_start);
     }
+    Ok(metadata)
+}
+
+/// How far parquet-cpp extends each column chunk of files hit by PARQUET-816.
+const PARQUET_816_PADDING: u64 = 100;
+
+/// Whether `created_by` names parquet-mr before 1.2.9, which left the
+/// dictionary page header out of a column chunk's `total_compressed_size`
+/// (PARQUET-816). A bare "parquet-mr" counts as old, as parquet-cpp decides.
+fn written_before_parquet_816_fix(created_by: Option<&str>) -> bool {
+    let Some(rest) = created_by.and_then(|text| text.strip_prefix("parquet-mr")) else {
+        return false;
+    };
+    let version = rest
+        .trim_start()
+        .strip_prefix("version")
+        .unwrap_or(rest)
+        .trim_start();
+    let numbers: Vec<u64> = version
+        .split(|c: char| !c.is_ascii_digit())
+        .take(3)
+        .map_while(|part| part.parse().ok())
+        .collect();
+    numbers < vec![1, 2, 9]
+}
+
+/// Extends every column chunk by up to [`PARQUET_816_PADDING`] bytes, never
+/// past the footer, so the page reader sees the chunk's last page whole. The
+/// reader stops after the chunk's last value, so the padding is never decoded.
+fn pad_column_chunks(metadata: ParquetMetaData, footer_start: u64) -> Result<ParquetMetaData> {
+    let mut row_groups = Vec::with_capacity(metadata.num_row_groups());
+    for group in metadata.row_groups() {
+        let mut columns = Vec::with_capacity(group.num_columns());
+        for column in group.columns() {
+            let (start, length) = column.byte_range();
+            let padded = (length + PARQUET_816_PADDING)
+                .min(footer_start.saturating_sub(start))
+                .max(length);
+            let padded = i64::try_from(padded)
+                .map_err(|_| Error::CorruptFile("column chunk too large".into()))?;
+            columns.push(
+                column
+                    .clone()
+                    .into_builder()
+                    .set_total_compressed_size(padded)
+                    .build()?,
+            );
+        }
+        row_groups.push(
+            group
+                .clone()
+                .into_builder()
+                .set_column_metadata(columns)
+                .build()?,
+        );
+    }
+    Ok(metadata.into_builder().set_row_groups(row_groups).build())
 }
 
 fn decode_footer(
@@ -180,4 +241,23 @@ fn arrow_metadata(metadata: Arc<ParquetMetaData>) -> Result<ArrowReaderMetadata>
         metadata,
         ArrowReaderOptions::new().with_schema(hinted),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::written_before_parquet_816_fix as old_parquet_mr;
+
+    #[test]
+    fn recognises_writers_hit_by_parquet_816() {
+        assert!(old_parquet_mr(Some("parquet-mr")));
+        assert!(old_parquet_mr(Some("parquet-mr version 1.2.8 (build abc)")));
+        assert!(!old_parquet_mr(Some(
+            "parquet-mr version 1.2.9 (build abc)"
+        )));
+        assert!(!old_parquet_mr(Some(
+            "parquet-mr version 1.13.0-SNAPSHOT (build x)"
+        )));
+        assert!(!old_parquet_mr(Some("parquet-cpp-arrow version 26.0.1")));
+        assert!(!old_parquet_mr(None));
+    }
 }

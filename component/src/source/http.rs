@@ -11,10 +11,17 @@ use std::ops::Range;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method,
-    OutgoingRequest, Scheme,
+    OutgoingRequest, RequestOptions, Scheme,
 };
 use wasip2::io::poll::{Pollable, poll};
 use wasip2::io::streams::{InputStream, StreamError};
+
+/// Longest wait for a TCP/TLS connection, in nanoseconds.
+const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
+
+/// Longest wait for the first byte of a response, or between two bytes of a
+/// body, in nanoseconds. Generous: object stores can be slow to start a body.
+const IDLE_TIMEOUT_NS: u64 = 30_000_000_000;
 
 /// Bytes asked of a body stream per read call.
 const READ_CHUNK: u64 = 1024 * 1024;
@@ -118,7 +125,8 @@ impl HttpTransport {
         request
             .set_path_with_query(Some(&path))
             .map_err(|()| invalid("path"))?;
-        outgoing_handler::handle(request, None).map_err(|code| self.network_error(&code))
+        outgoing_handler::handle(request, Some(timeouts()))
+            .map_err(|code| self.network_error(&code))
     }
 
     fn network_error(&self, code: &ErrorCode) -> Error {
@@ -269,6 +277,16 @@ impl InFlight {
     }
 }
 
+/// Timeouts for every request, so a silent server cannot stall a scan
+/// forever. Hosts that cannot enforce one ignore it.
+fn timeouts() -> RequestOptions {
+    let options = RequestOptions::new();
+    let _ = options.set_connect_timeout(Some(CONNECT_TIMEOUT_NS));
+    let _ = options.set_first_byte_timeout(Some(IDLE_TIMEOUT_NS));
+    let _ = options.set_between_bytes_timeout(Some(IDLE_TIMEOUT_NS));
+    options
+}
+
 /// Parses `bytes first-last/total` (or `bytes */total`) into (first..last+1, total).
 fn parse_content_range(value: &str) -> Option<(Option<Range<u64>>, u64)> {
     let rest = value.trim().strip_prefix("bytes")?.trim_start();
@@ -315,7 +333,13 @@ impl Transport for HttpTransport {
             (status, _) => return Err(self.status_error(status)),
         };
         self.size = Some(size);
-        let keep_from = body.len().saturating_sub(tail_bytes as usize);
+        // A server that ignored Range sent the whole file: keep all of it, so
+        // every later read is served from memory instead of failing.
+        let keep_from = if response.status == 200 {
+            0
+        } else {
+            body.len().saturating_sub(tail_bytes as usize)
+        };
         let tail = Bytes::from(body).slice(keep_from..);
         Ok(Opened {
             size,

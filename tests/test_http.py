@@ -1,0 +1,86 @@
+"""HTTP behaviour seen from the server side: how many requests a scan makes, and what happens
+when the server misbehaves. Every count is taken at the server (tests/rangeserver.py), never
+from quiver's own statistics; every answer is compared with DuckDB."""
+
+from __future__ import annotations
+
+import pytest
+
+import util
+from rangeserver import RangeServer
+
+FILE = "pa_zstd.parquet"
+WHERE = "i32 > 0 AND str LIKE 'a%'"
+COLUMNS = ["id", "i32", "str"]
+
+
+@pytest.fixture()
+def server(data_dir):
+    with RangeServer(data_dir) as srv:
+        yield srv
+
+
+def _expected(duck, data_dir):
+    return util.duckdb_select(duck, data_dir / FILE, COLUMNS, WHERE)
+
+
+def test_open_is_one_suffix_request_and_stats_match_the_server(server, scan_with_stats, duck, data_dir):
+    table, stats = scan_with_stats(server.url(FILE), COLUMNS, WHERE)
+    util.assert_tables_equal(table, _expected(duck, data_dir))
+    log = server.log()
+    assert log[0].range is not None and log[0].range.startswith("bytes=-"), log[0]
+    assert all(r.method == "GET" for r in log), "no HEAD request is needed"
+    assert stats["requests"] == server.stats()["requests"]
+    assert stats["bytes_fetched"] == server.stats()["bytes_sent"]
+
+
+def test_a_server_that_ignores_range_still_gives_the_right_answer(server, scan_with_stats, duck, data_dir):
+    whole = (data_dir / FILE).read_bytes()
+    answered = []
+
+    def send_whole_file(handler) -> bool:
+        answered.append(handler.headers.get("Range"))
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(whole)))
+        handler.end_headers()
+        handler.wfile.write(whole)
+        return True
+
+    server.hook = send_whole_file
+    table, stats = scan_with_stats(server.url(FILE), COLUMNS, WHERE)
+    util.assert_tables_equal(table, _expected(duck, data_dir))
+    assert len(answered) == 1, f"the whole body from the open serves every read: {answered}"
+    assert stats["requests"] == 1
+
+
+@pytest.mark.parametrize("status", [403, 404, 500, 503])
+def test_error_statuses_are_typed_errors_naming_the_status(server, run_quiver, status):
+    def refuse(handler) -> bool:
+        handler.send_response(status)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return True
+
+    server.hook = refuse
+    proc = run_quiver("scan", server.url(FILE), "--limit", "1")
+    message = util.assert_clean_error(proc, 1)
+    assert str(status) in message and FILE in message
+
+
+def test_a_wrong_content_range_is_a_protocol_error_not_wrong_rows(server, run_quiver):
+    def shifted(handler) -> bool:
+        header = handler.headers.get("Range", "")
+        if header.startswith("bytes=-"):
+            return False  # let the open succeed
+        body = b"\0" * 16
+        handler.send_response(206)
+        handler.send_header("Content-Range", "bytes 0-15/99999999")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
+    server.hook = shifted
+    proc = run_quiver("scan", server.url(FILE), "--limit", "1")
+    message = util.assert_clean_error(proc, 1)
+    assert "protocol" in message.lower()
