@@ -100,28 +100,10 @@ def test_checker_detects_changes(parquet_testing):
     assert any("nulls" in p for p in compare_file(nulled, exp))
 
 
-# Files the engine cannot read yet, with the reason (README: "parquet-testing").
-# Strict xfail: a fix makes the test pass and the mark must then go. Even so the
-# failure must be a clean typed error (exit 1, one line), never a crash.
-QUIVER_CANNOT_READ = {
-    "data/dict-page-offset-zero.parquet": "arrow-rs 60's strict footer decoder rejects a field "
-    "this 2018 parquet-mr snapshot wrote with a non-standard type",
-}
-
-
-def expected_cases():
-    for rel in expected_files():
-        reason = QUIVER_CANNOT_READ.get(rel)
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        yield pytest.param(rel, marks=marks, id=rel)
-
-
-@pytest.mark.parametrize("rel", expected_cases())
+@pytest.mark.parametrize("rel", list(expected_files()))
 def test_expected(rel, run_quiver, parquet_testing):
     proc = run_quiver("scan", parquet_testing / rel, "--format", "arrow")
     util.assert_no_crash(proc)
-    if rel in QUIVER_CANNOT_READ:
-        util.assert_clean_error(proc, 1)
     if rel in CRC_CORRUPT and proc.returncode == 1:
         util.assert_clean_error(proc, 1)  # refusing a file with bad page CRCs is fine
         return

@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod columns;
 pub mod error;
 pub mod filter;
 pub mod ipc;

@@ -10,6 +10,7 @@
 use super::decimal::Decimal;
 use super::sql::{parse_date, parse_timestamp};
 use super::{CompareOp, Expr, Literal};
+use crate::columns::find_column;
 use crate::error::{Error, Result};
 use arrow_array::{ArrayRef, Decimal128Array, Int64Array};
 use arrow_schema::{DataType, Schema, TimeUnit};
@@ -99,32 +100,7 @@ pub fn bind(expr: &Expr, schema: &Schema) -> Result<BoundPredicate> {
 /// (SQL identifiers are case-insensitive). Returns its name and the type it
 /// is compared in (dictionaries are compared by their values).
 fn resolve(schema: &Schema, name: &str) -> Result<(String, DataType)> {
-    let field = match schema.field_with_name(name) {
-        Ok(field) => field,
-        Err(_) => {
-            let matches: Vec<_> = schema
-                .fields()
-                .iter()
-                .filter(|f| f.name().eq_ignore_ascii_case(name))
-                .collect();
-            match matches.as_slice() {
-                [only] => *only,
-                _ => {
-                    let names: Vec<&str> = schema
-                        .fields()
-                        .iter()
-                        .take(30)
-                        .map(|f| f.name().as_str())
-                        .collect();
-                    return Err(Error::ColumnNotFound(format!(
-                        "column {name:?} not found; the file has: {}",
-                        names.join(", ")
-                    )));
-                }
-            }
-        }
-    };
-    let field: &arrow_schema::Field = field;
+    let field = schema.field(find_column(schema, name)?);
     let data_type = match field.data_type() {
         DataType::Dictionary(_, values) => values.as_ref().clone(),
         other => other.clone(),

@@ -1,5 +1,6 @@
 //! Parquet files: opening one (decoding its footer) and scanning it.
 
+mod footer_repair;
 mod stream;
 
 pub use stream::{BatchStream, ScanRequest, ScanStats};
@@ -7,12 +8,13 @@ pub use stream::{BatchStream, ScanRequest, ScanStats};
 use crate::error::{Error, Result};
 use crate::source::RemoteFile;
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use footer_repair::repair_footer;
 use parquet::DecodeResult;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::basic::Type as PhysicalType;
 use parquet::file::metadata::{
-    PageIndexPolicy, ParquetMetaData, ParquetMetaDataOptions, ParquetMetaDataPushDecoder,
-    ParquetStatisticsPolicy,
+    ColumnChunkMetaData, PageIndexPolicy, ParquetMetaData, ParquetMetaDataPushDecoder,
+    ParquetMetaDataReader,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -20,6 +22,9 @@ use std::sync::Arc;
 
 /// An opened file shared by a [`ParquetFile`] and the scans it started.
 pub type SharedFile = Rc<RefCell<RemoteFile>>;
+
+/// Length of the `PAR1` magic at both ends of a Parquet file.
+const MAGIC_LEN: i64 = 4;
 
 /// Bytes at the end of every Parquet file: footer length (4) and magic (4).
 const FOOTER_TRAILER: u64 = 8;
@@ -101,21 +106,24 @@ fn read_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
         )));
     }
     let footer_start = size - FOOTER_TRAILER - footer_len;
-    let metadata = match decode_footer(remote, ParquetMetaDataOptions::new()) {
-        // Size statistics (field 16 of ColumnMetaData) are optional and unused
-        // here; some early writers put other data at that field number, which
-        // a strict decoder rejects. Skipping them reads those files too.
-        Err(Error::CorruptFile(_)) => {
-            let lenient = ParquetMetaDataOptions::new()
-                .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll);
-            decode_footer(remote, lenient)?
+    let metadata = match decode_footer(remote) {
+        // Some early writers put fields of another type where the format now
+        // has one; Thrift readers skip them, the decoder does not. Retry once
+        // without them.
+        Err(Error::CorruptFile(message)) => {
+            let footer_range = footer_start..size - FOOTER_TRAILER;
+            let footer = remote.read(std::slice::from_ref(&footer_range))?.remove(0);
+            let repaired =
+                repair_footer(&footer).map_err(|_| Error::CorruptFile(message.clone()))?;
+            if repaired[..] == footer[..] {
+                return Err(Error::CorruptFile(message));
+            }
+            ParquetMetaDataReader::decode_metadata(&repaired)
+                .map_err(|_| Error::CorruptFile(message))?
         }
         result => result?,
     };
-    if written_before_parquet_816_fix(metadata.file_metadata().created_by()) {
-        return pad_column_chunks(metadata, footer_start);
-    }
-    Ok(metadata)
+    repair_column_chunks(metadata, footer_start)
 }
 
 /// How far parquet-cpp extends each column chunk of files hit by PARQUET-816.
@@ -141,27 +149,47 @@ fn written_before_parquet_816_fix(created_by: Option<&str>) -> bool {
     numbers < vec![1, 2, 9]
 }
 
-/// Extends every column chunk by up to [`PARQUET_816_PADDING`] bytes, never
-/// past the footer, so the page reader sees the chunk's last page whole. The
-/// reader stops after the chunk's last value, so the padding is never decoded.
-fn pad_column_chunks(metadata: ParquetMetaData, footer_start: u64) -> Result<ParquetMetaData> {
+/// Corrects column chunk locations that writers are known to get wrong, as
+/// parquet-cpp does, so the decoder reads the bytes the pages are really in:
+/// - a `dictionary_page_offset` inside the leading magic (some writers put 0
+///   for "none") is dropped: the chunk starts at its first data page;
+/// - chunks of files hit by PARQUET-816 are extended by up to
+///   [`PARQUET_816_PADDING`] bytes, never past the footer. The page reader stops
+///   after the chunk's last value, so the padding is never decoded.
+fn repair_column_chunks(metadata: ParquetMetaData, footer_start: u64) -> Result<ParquetMetaData> {
+    let pad = written_before_parquet_816_fix(metadata.file_metadata().created_by());
+    let bad_dictionary_offset = |column: &ColumnChunkMetaData| {
+        column
+            .dictionary_page_offset()
+            .is_some_and(|offset| offset < MAGIC_LEN)
+    };
+    let needed = pad
+        || metadata
+            .row_groups()
+            .iter()
+            .flat_map(|g| g.columns())
+            .any(bad_dictionary_offset);
+    if !needed {
+        return Ok(metadata);
+    }
     let mut row_groups = Vec::with_capacity(metadata.num_row_groups());
     for group in metadata.row_groups() {
         let mut columns = Vec::with_capacity(group.num_columns());
         for column in group.columns() {
-            let (start, length) = column.byte_range();
-            let padded = (length + PARQUET_816_PADDING)
-                .min(footer_start.saturating_sub(start))
-                .max(length);
-            let padded = i64::try_from(padded)
-                .map_err(|_| Error::CorruptFile("column chunk too large".into()))?;
-            columns.push(
-                column
-                    .clone()
-                    .into_builder()
-                    .set_total_compressed_size(padded)
-                    .build()?,
-            );
+            let mut builder = column.clone().into_builder();
+            if bad_dictionary_offset(column) {
+                builder = builder.set_dictionary_page_offset(None);
+            }
+            if pad {
+                let (start, length) = column.byte_range();
+                let padded = (length + PARQUET_816_PADDING)
+                    .min(footer_start.saturating_sub(start))
+                    .max(length);
+                let padded = i64::try_from(padded)
+                    .map_err(|_| Error::CorruptFile("column chunk too large".into()))?;
+                builder = builder.set_total_compressed_size(padded);
+            }
+            columns.push(builder.build()?);
         }
         row_groups.push(
             group
@@ -174,14 +202,10 @@ fn pad_column_chunks(metadata: ParquetMetaData, footer_start: u64) -> Result<Par
     Ok(metadata.into_builder().set_row_groups(row_groups).build())
 }
 
-fn decode_footer(
-    remote: &mut RemoteFile,
-    options: ParquetMetaDataOptions,
-) -> Result<ParquetMetaData> {
+fn decode_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
     let url = remote.url().to_owned();
     let mut decoder = ParquetMetaDataPushDecoder::try_new(remote.size())?
-        .with_page_index_policy(PageIndexPolicy::Skip)
-        .with_metadata_options(Some(Arc::new(options)));
+        .with_page_index_policy(PageIndexPolicy::Skip);
     loop {
         match decoder.try_decode().map_err(|e| corrupt_footer(&url, e))? {
             DecodeResult::NeedsData(ranges) => {

@@ -2,6 +2,7 @@
 //! (each wave concurrently), filters rows and yields Arrow batches.
 
 use super::SharedFile;
+use crate::columns::find_column;
 use crate::error::{Error, Result};
 use crate::filter::{BoundPredicate, Expr, bind};
 use crate::ipc;
@@ -250,20 +251,7 @@ fn output_columns(schema: &Schema, columns: Option<&[String]>) -> Result<Vec<usi
         Some([]) => return Err(Error::InvalidArgument("the column list is empty".into())),
         Some(names) => names
             .iter()
-            .map(|name| {
-                schema.index_of(name).map_err(|_| {
-                    let known: Vec<&str> = schema
-                        .fields()
-                        .iter()
-                        .take(30)
-                        .map(|f| f.name().as_str())
-                        .collect();
-                    Error::ColumnNotFound(format!(
-                        "column {name:?} not found; the file has: {}",
-                        known.join(", ")
-                    ))
-                })
-            })
+            .map(|name| find_column(schema, name))
             .collect::<Result<_>>()?,
     };
     for (position, index) in indices.iter().enumerate() {
