@@ -147,6 +147,43 @@ async fn filter_errors_are_typed_values_not_traps() {
     };
     let printed = filter.call_to_sql(&mut s.store, &cyclic).await.unwrap();
     assert!(matches!(printed, Err(EngineError::InvalidArgument(_))));
+    // A node used twice would let a short list stand for an exponential tree.
+    let shared = filter
+        .call_parse(&mut s.store, "x = 1")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut doubled = shared.nodes.clone();
+    let compare = (doubled.len() - 1) as u32;
+    doubled.push(Node::And(vec![compare, compare]));
+    let doubled = quiver_host::bindings::filter::Expression { nodes: doubled };
+    let printed = filter.call_to_sql(&mut s.store, &doubled).await.unwrap();
+    assert!(matches!(printed, Err(EngineError::InvalidArgument(_))));
+    // Nesting beyond the documented 128 levels is refused, not followed.
+    let mut deep = shared.nodes.clone();
+    for level in 0..200 {
+        deep.push(Node::Not((shared.nodes.len() - 1 + level) as u32));
+    }
+    let deep = quiver_host::bindings::filter::Expression { nodes: deep };
+    let printed = filter.call_to_sql(&mut s.store, &deep).await.unwrap();
+    assert!(matches!(printed, Err(EngineError::InvalidArgument(_))));
+    // Long flat chains are fine, through SQL text and node lists alike.
+    let chain = (0..10_000)
+        .map(|i| format!("x = {i}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let long = filter
+        .call_parse(&mut s.store, &chain)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        filter
+            .call_to_sql(&mut s.store, &long)
+            .await
+            .unwrap()
+            .is_ok()
+    );
     let expr = filter
         .call_parse(&mut s.store, "missing = 1")
         .await

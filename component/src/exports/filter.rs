@@ -8,7 +8,7 @@ use crate::bindings::exports::quiver::engine::filter::{
 };
 use crate::bindings::quiver::engine::types::Error as WitError;
 use crate::error::{Error, Result};
-use crate::filter::{CompareOp, Decimal, Expr, Literal, bind, parse_where, to_sql};
+use crate::filter::{CompareOp, Decimal, Expr, Literal, MAX_DEPTH, bind, parse_where, to_sql};
 use crate::ipc::decode_stream;
 
 impl Guest for Engine {
@@ -100,74 +100,106 @@ fn push_node(expr: &Expr, nodes: &mut Vec<Node>) -> u32 {
             pattern: pattern.clone(),
             negated: *negated,
         }),
-        Expr::And(left, right) => Node::And((child(left, nodes), child(right, nodes))),
-        Expr::Or(left, right) => Node::Or((child(left, nodes), child(right, nodes))),
+        Expr::And(operands) => Node::And(
+            operands
+                .iter()
+                .map(|operand| child(operand, nodes))
+                .collect(),
+        ),
+        Expr::Or(operands) => Node::Or(
+            operands
+                .iter()
+                .map(|operand| child(operand, nodes))
+                .collect(),
+        ),
         Expr::Not(inner) => Node::Not(child(inner, nodes)),
     };
     nodes.push(node);
     (nodes.len() - 1) as u32
 }
 
-/// Rebuilds the tree, checking that every operand points to an earlier node
-/// (so the list cannot hold cycles).
+/// Rebuilds the tree. The list must be one: every operand points to an
+/// earlier node (so there are no cycles), every node but the root is used
+/// exactly once (so a small list cannot stand for an exponentially large
+/// tree), and nesting stays within [`MAX_DEPTH`].
 pub(super) fn from_nodes(expression: &Expression) -> Result<Expr> {
     let nodes = &expression.nodes;
-    if nodes.is_empty() {
-        return Err(Error::InvalidArgument("the expression has no nodes".into()));
-    }
-    let mut built: Vec<Expr> = Vec::with_capacity(nodes.len());
+    let invalid = |message: String| Error::InvalidArgument(message);
+    // Each built node with its depth, until an operand takes it.
+    let mut built: Vec<Option<(Expr, usize)>> = Vec::with_capacity(nodes.len());
     for (position, node) in nodes.iter().enumerate() {
-        let operand = |index: u32| -> Result<Box<Expr>> {
-            built
-                .get(index as usize)
-                .filter(|_| (index as usize) < position)
-                .cloned()
-                .map(Box::new)
-                .ok_or_else(|| {
-                    Error::InvalidArgument(format!(
-                        "node {position} refers to node {index}, which is not an earlier node"
-                    ))
-                })
+        let mut depth = 0;
+        let mut take = |index: u32| -> Result<Expr> {
+            let slot = built
+                .get_mut(index as usize)
+                .filter(|_| (index as usize) < position);
+            let (expr, child_depth) = slot.and_then(Option::take).ok_or_else(|| {
+                invalid(format!(
+                    "node {position} uses node {index}, which is not an earlier, unused node"
+                ))
+            })?;
+            depth = depth.max(child_depth);
+            Ok(expr)
         };
         let expr = match node {
             Node::Column(name) => Expr::Column(name.clone()),
             Node::Literal(literal) => Expr::Literal(core_literal(literal)?),
-            Node::Compare(c) => Expr::Compare {
-                op: core_op(c.op),
-                left: operand(c.left)?,
-                right: operand(c.right)?,
-            },
+            Node::Compare(c) => {
+                let left = Box::new(take(c.left)?);
+                Expr::Compare {
+                    op: core_op(c.op),
+                    left,
+                    right: Box::new(take(c.right)?),
+                }
+            }
             Node::Between(b) => Expr::Between {
-                value: operand(b.value)?,
-                low: operand(b.low)?,
-                high: operand(b.high)?,
+                value: Box::new(take(b.value)?),
+                low: Box::new(take(b.low)?),
+                high: Box::new(take(b.high)?),
                 negated: b.negated,
             },
-            Node::InList(list) => Expr::InList {
-                value: operand(list.value)?,
-                items: list
-                    .items
-                    .iter()
-                    .map(|&i| operand(i).map(|e| *e))
-                    .collect::<Result<_>>()?,
-                negated: list.negated,
-            },
+            Node::InList(list) => {
+                let value = Box::new(take(list.value)?);
+                let items = list.items.iter().map(|&i| take(i)).collect::<Result<_>>()?;
+                Expr::InList {
+                    value,
+                    items,
+                    negated: list.negated,
+                }
+            }
             Node::IsNull(n) => Expr::IsNull {
-                value: operand(n.value)?,
+                value: Box::new(take(n.value)?),
                 negated: n.negated,
             },
             Node::Like(l) => Expr::Like {
-                value: operand(l.value)?,
+                value: Box::new(take(l.value)?),
                 pattern: l.pattern.clone(),
                 negated: l.negated,
             },
-            Node::And((l, r)) => Expr::And(operand(*l)?, operand(*r)?),
-            Node::Or((l, r)) => Expr::Or(operand(*l)?, operand(*r)?),
-            Node::Not(inner) => Expr::Not(operand(*inner)?),
+            Node::And(operands) => {
+                Expr::And(operands.iter().map(|&i| take(i)).collect::<Result<_>>()?)
+            }
+            Node::Or(operands) => {
+                Expr::Or(operands.iter().map(|&i| take(i)).collect::<Result<_>>()?)
+            }
+            Node::Not(inner) => Expr::Not(Box::new(take(*inner)?)),
         };
-        built.push(expr);
+        let depth = depth + 1;
+        if depth > MAX_DEPTH {
+            return Err(invalid(format!(
+                "the expression nests deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        built.push(Some((expr, depth)));
     }
-    Ok(built.pop().unwrap_or(Expr::Literal(Literal::Null)))
+    let root = built.pop().flatten().map(|(expr, _)| expr);
+    let root = root.ok_or_else(|| invalid("the expression has no nodes".into()))?;
+    if let Some(unused) = built.iter().position(Option::is_some) {
+        return Err(invalid(format!(
+            "node {unused} is not used by any other node"
+        )));
+    }
+    Ok(root)
 }
 
 fn wit_literal(literal: &Literal) -> WitLiteral {

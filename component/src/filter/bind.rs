@@ -62,8 +62,10 @@ pub(super) enum Node {
         pattern: String,
         negated: bool,
     },
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    /// Three-valued AND of every operand (TRUE when there are none).
+    All(Vec<Node>),
+    /// Three-valued OR of every operand (FALSE when there are none).
+    Any(Vec<Node>),
     Not(Box<Node>),
 }
 
@@ -139,10 +141,10 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
             high,
             negated,
         } => {
-            let inside = Node::And(
-                Box::new(bind_compare(CompareOp::GtEq, value, low, schema)?),
-                Box::new(bind_compare(CompareOp::LtEq, value, high, schema)?),
-            );
+            let inside = Node::All(vec![
+                bind_compare(CompareOp::GtEq, value, low, schema)?,
+                bind_compare(CompareOp::LtEq, value, high, schema)?,
+            ]);
             negate_if(inside, *negated)
         }
         Expr::InList {
@@ -150,16 +152,11 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
             items,
             negated,
         } => {
-            let mut any = Node::Const(Some(false));
-            for (position, item) in items.iter().enumerate() {
-                let equal = bind_compare(CompareOp::Eq, value, item, schema)?;
-                any = if position == 0 {
-                    equal
-                } else {
-                    Node::Or(Box::new(any), Box::new(equal))
-                };
-            }
-            negate_if(any, *negated)
+            let equals = items
+                .iter()
+                .map(|item| bind_compare(CompareOp::Eq, value, item, schema))
+                .collect::<Result<Vec<_>>>()?;
+            negate_if(Node::Any(equals), *negated)
         }
         Expr::IsNull { value, negated } => match value.as_ref() {
             Expr::Column(name) => {
@@ -203,16 +200,17 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
                 negated: *negated,
             }
         }
-        Expr::And(left, right) => Node::And(
-            Box::new(bind_bool(left, schema)?),
-            Box::new(bind_bool(right, schema)?),
-        ),
-        Expr::Or(left, right) => Node::Or(
-            Box::new(bind_bool(left, schema)?),
-            Box::new(bind_bool(right, schema)?),
-        ),
+        Expr::And(operands) => Node::All(bind_all(operands, schema)?),
+        Expr::Or(operands) => Node::Any(bind_all(operands, schema)?),
         Expr::Not(inner) => Node::Not(Box::new(bind_bool(inner, schema)?)),
     })
+}
+
+fn bind_all(operands: &[Expr], schema: &Schema) -> Result<Vec<Node>> {
+    operands
+        .iter()
+        .map(|operand| bind_bool(operand, schema))
+        .collect()
 }
 
 fn negate_if(node: Node, negated: bool) -> Node {

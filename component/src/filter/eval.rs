@@ -87,10 +87,29 @@ fn evaluate(node: &Node, batch: &RecordBatch) -> Result<BooleanArray> {
                 arrow_string::like::like(&array, &pattern)?
             }
         }
-        Node::And(left, right) => and_kleene(&evaluate(left, batch)?, &evaluate(right, batch)?)?,
-        Node::Or(left, right) => or_kleene(&evaluate(left, batch)?, &evaluate(right, batch)?)?,
+        Node::All(operands) => fold(operands, batch, true, and_kleene)?,
+        Node::Any(operands) => fold(operands, batch, false, or_kleene)?,
         Node::Not(inner) => not(&evaluate(inner, batch)?)?,
     })
+}
+
+/// Combines the operands with a three-valued `combine`, in a loop (a chain
+/// of thousands of operands costs no stack); `empty` is the answer for none.
+fn fold(
+    operands: &[Node],
+    batch: &RecordBatch,
+    empty: bool,
+    combine: fn(&BooleanArray, &BooleanArray) -> Result<BooleanArray, arrow_schema::ArrowError>,
+) -> Result<BooleanArray> {
+    let mut operands = operands.iter();
+    let Some(first) = operands.next() else {
+        return Ok(BooleanArray::from(vec![empty; batch.num_rows()]));
+    };
+    let mut verdict = evaluate(first, batch)?;
+    for operand in operands {
+        verdict = combine(&verdict, &evaluate(operand, batch)?)?;
+    }
+    Ok(verdict)
 }
 
 /// An operand as a kernel input: a column array or a scalar.
@@ -247,6 +266,20 @@ mod tests {
         assert_eq!(rows("s LIKE 'b%c'"), [F, F, N, T, F]);
         assert_eq!(rows("s LIKE 'a\\b'"), [F, F, N, F, T]);
         assert_eq!(rows("s NOT LIKE '_p%'"), [F, F, N, T, T]);
+    }
+
+    #[test]
+    fn long_in_lists_and_or_chains_evaluate_without_deep_recursion() {
+        let list = (0..5_000)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert_eq!(rows(&format!("i IN ({list})")), [F, T, T, N, T]);
+        let chain = (0..5_000)
+            .map(|i| format!("i = {i}"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        assert_eq!(rows(&chain), [F, T, T, N, T]);
     }
 
     #[test]

@@ -136,13 +136,19 @@ pub enum Expr {
         /// `NOT LIKE`.
         negated: bool,
     },
-    /// Three-valued `AND`.
-    And(Box<Expr>, Box<Expr>),
-    /// Three-valued `OR`.
-    Or(Box<Expr>, Box<Expr>),
+    /// Three-valued `AND` of the operands (a chain `a AND b AND c` is one node).
+    And(Vec<Expr>),
+    /// Three-valued `OR` of the operands.
+    Or(Vec<Expr>),
     /// Three-valued `NOT`.
     Not(Box<Expr>),
 }
+
+/// Deepest nesting of an expression (operators inside operators). Chains of
+/// `AND`/`OR` and `IN` lists are flat and do not count against it. SQL text
+/// nests at most 50 levels (the parser's limit); node lists from other
+/// components at most this many.
+pub const MAX_DEPTH: usize = 128;
 
 impl Expr {
     /// Every column the expression reads, each once, in order of appearance.
@@ -178,10 +184,9 @@ impl Expr {
             Expr::IsNull { value, .. } | Expr::Like { value, .. } | Expr::Not(value) => {
                 value.visit_columns(visit)
             }
-            Expr::And(left, right) | Expr::Or(left, right) => {
-                left.visit_columns(visit);
-                right.visit_columns(visit);
-            }
+            Expr::And(operands) | Expr::Or(operands) => operands
+                .iter()
+                .for_each(|operand| operand.visit_columns(visit)),
         }
     }
 }

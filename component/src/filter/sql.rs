@@ -8,23 +8,24 @@ use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
-/// Deepest nesting of a WHERE clause; deeper input is refused rather than
-/// risking the stack (the parser allows 50 levels by default too).
-const MAX_DEPTH: usize = 50;
+/// Deepest nesting of a WHERE clause (parentheses, NOT, operators inside
+/// operators); deeper input is refused rather than risking the stack. Chains
+/// like `a OR b OR c …` are flat and may be as long as needed.
+const MAX_NESTING: usize = 50;
 
 /// Parses a WHERE clause (the text after `WHERE`).
 ///
 /// ```
 /// use quiver_engine::filter::{parse_where, Expr};
 /// let expr = parse_where("price > 10 AND name LIKE 'a%'").unwrap();
-/// assert!(matches!(expr, Expr::And(_, _)));
+/// assert!(matches!(expr, Expr::And(operands) if operands.len() == 2));
 /// ```
 pub fn parse_where(text: &str) -> Result<Expr> {
     let syntax = |error: sqlparser::parser::ParserError| {
         Error::Syntax(format!("invalid WHERE clause {text:?}: {error}"))
     };
     let mut parser = Parser::new(&DuckDbDialect {})
-        .with_recursion_limit(MAX_DEPTH)
+        .with_recursion_limit(MAX_NESTING)
         .try_with_sql(text)
         .map_err(syntax)?;
     let parsed = parser.parse_expr().map_err(syntax)?;
@@ -35,22 +36,76 @@ pub fn parse_where(text: &str) -> Result<Expr> {
             rest.token
         )));
     }
-    convert(&parsed)
+    convert(parsed)
 }
 
-fn unsupported(expr: &ast::Expr) -> Error {
+fn unsupported(text: &str) -> Error {
     Error::Syntax(format!(
-        "unsupported expression `{expr}`: use comparisons, BETWEEN, IN, IS [NOT] NULL, LIKE, AND, OR, NOT"
+        "unsupported expression `{text}`: use comparisons, BETWEEN, IN, IS [NOT] NULL, LIKE, AND, OR, NOT"
     ))
 }
 
-fn boxed(expr: &ast::Expr) -> Result<Box<Expr>> {
+fn boxed(expr: ast::Expr) -> Result<Box<Expr>> {
     convert(expr).map(Box::new)
 }
 
-fn convert(expr: &ast::Expr) -> Result<Expr> {
+/// The operands of a chain `a OP b OP c …`, which the parser builds
+/// left-deep, taken apart in a loop: a long chain neither recurses here nor
+/// is dropped recursively.
+fn chain_operands(expr: ast::Expr, chain: &BinaryOperator) -> Vec<ast::Expr> {
+    let mut operands = Vec::new();
+    let mut current = expr;
+    loop {
+        match current {
+            ast::Expr::BinaryOp { left, op, right } if op == *chain => {
+                operands.push(*right);
+                current = *left;
+            }
+            first => {
+                operands.push(first);
+                break;
+            }
+        }
+    }
+    operands.reverse();
+    operands
+}
+
+fn compare_op(op: &BinaryOperator) -> Option<CompareOp> {
+    Some(match op {
+        BinaryOperator::Eq => CompareOp::Eq,
+        BinaryOperator::NotEq => CompareOp::NotEq,
+        BinaryOperator::Lt => CompareOp::Lt,
+        BinaryOperator::LtEq => CompareOp::LtEq,
+        BinaryOperator::Gt => CompareOp::Gt,
+        BinaryOperator::GtEq => CompareOp::GtEq,
+        _ => return None,
+    })
+}
+
+fn convert(expr: ast::Expr) -> Result<Expr> {
     Ok(match expr {
-        ast::Expr::Identifier(ident) => Expr::Column(ident.value.clone()),
+        ast::Expr::BinaryOp {
+            op: BinaryOperator::And,
+            ..
+        } => Expr::And(convert_chain(expr, &BinaryOperator::And)?),
+        ast::Expr::BinaryOp {
+            op: BinaryOperator::Or,
+            ..
+        } => Expr::Or(convert_chain(expr, &BinaryOperator::Or)?),
+        ast::Expr::BinaryOp { left, op, right } => match compare_op(&op) {
+            Some(op) => Expr::Compare {
+                op,
+                left: boxed(*left)?,
+                right: boxed(*right)?,
+            },
+            None => {
+                return Err(unsupported(
+                    &ast::Expr::BinaryOp { left, op, right }.to_string(),
+                ));
+            }
+        },
+        ast::Expr::Identifier(ident) => Expr::Column(ident.value),
         ast::Expr::CompoundIdentifier(parts) => {
             return Err(Error::Unsupported(format!(
                 "nested field {} is not supported yet",
@@ -61,123 +116,110 @@ fn convert(expr: &ast::Expr) -> Result<Expr> {
                     .join(".")
             )));
         }
-        ast::Expr::Nested(inner) => convert(inner)?,
-        ast::Expr::Value(value) => Expr::Literal(literal(&value.value, expr)?),
+        ast::Expr::Nested(inner) => convert(*inner)?,
+        ast::Expr::Value(value) => Expr::Literal(literal(value.value)?),
         ast::Expr::TypedString(typed) => {
-            let Some(text) = typed.value.value.clone().into_string() else {
-                return Err(unsupported(expr));
-            };
-            match typed.data_type {
-                DataType::Date => Expr::Literal(Literal::Date(parse_date(&text)?)),
-                DataType::Timestamp(_, _) | DataType::Datetime(_) => {
+            let text = typed.value.value.clone().into_string();
+            match (&typed.data_type, text) {
+                (DataType::Date, Some(text)) => Expr::Literal(Literal::Date(parse_date(&text)?)),
+                (DataType::Timestamp(_, _) | DataType::Datetime(_), Some(text)) => {
                     Expr::Literal(Literal::Timestamp(parse_timestamp(&text)?))
                 }
-                _ => return Err(unsupported(expr)),
+                _ => return Err(unsupported(&ast::Expr::TypedString(typed).to_string())),
             }
         }
         ast::Expr::UnaryOp {
             op: UnaryOperator::Not,
             expr,
-        } => Expr::Not(boxed(expr)?),
+        } => Expr::Not(boxed(*expr)?),
         ast::Expr::UnaryOp {
             op: UnaryOperator::Minus,
-            expr: operand,
-        } => match convert(operand)? {
+            expr,
+        } => match convert(*expr)? {
             Expr::Literal(Literal::Exact(d)) => Expr::Literal(Literal::Exact(Decimal {
                 unscaled: -d.unscaled,
                 scale: d.scale,
             })),
             Expr::Literal(Literal::Float(f)) => Expr::Literal(Literal::Float(-f)),
-            _ => return Err(unsupported(expr)),
+            other => return Err(unsupported(&format!("-{}", to_sql(&other)))),
         },
         ast::Expr::UnaryOp {
             op: UnaryOperator::Plus,
-            expr: operand,
-        } => match convert(operand)? {
+            expr,
+        } => match convert(*expr)? {
             number @ Expr::Literal(Literal::Exact(_) | Literal::Float(_)) => number,
-            _ => return Err(unsupported(expr)),
+            other => return Err(unsupported(&format!("+{}", to_sql(&other)))),
         },
-        ast::Expr::BinaryOp { left, op, right } => {
-            let (left, right) = (boxed(left)?, boxed(right)?);
-            let compare = |op| Expr::Compare {
-                op,
-                left: left.clone(),
-                right: right.clone(),
-            };
-            match op {
-                BinaryOperator::And => Expr::And(left, right),
-                BinaryOperator::Or => Expr::Or(left, right),
-                BinaryOperator::Eq => compare(CompareOp::Eq),
-                BinaryOperator::NotEq => compare(CompareOp::NotEq),
-                BinaryOperator::Lt => compare(CompareOp::Lt),
-                BinaryOperator::LtEq => compare(CompareOp::LtEq),
-                BinaryOperator::Gt => compare(CompareOp::Gt),
-                BinaryOperator::GtEq => compare(CompareOp::GtEq),
-                _ => return Err(unsupported(expr)),
-            }
-        }
         ast::Expr::Between {
             expr,
             negated,
             low,
             high,
         } => Expr::Between {
-            value: boxed(expr)?,
-            low: boxed(low)?,
-            high: boxed(high)?,
-            negated: *negated,
+            value: boxed(*expr)?,
+            low: boxed(*low)?,
+            high: boxed(*high)?,
+            negated,
         },
         ast::Expr::In {
-            expr: value,
+            expr,
             target: ast::InTarget::List(items),
             negated,
             global: false,
         } => Expr::InList {
-            value: boxed(value)?,
-            items: items.iter().map(convert).collect::<Result<_>>()?,
-            negated: *negated,
+            value: boxed(*expr)?,
+            items: items.into_iter().map(convert).collect::<Result<_>>()?,
+            negated,
         },
         ast::Expr::IsNull(value) => Expr::IsNull {
-            value: boxed(value)?,
+            value: boxed(*value)?,
             negated: false,
         },
         ast::Expr::IsNotNull(value) => Expr::IsNull {
-            value: boxed(value)?,
+            value: boxed(*value)?,
             negated: true,
         },
         ast::Expr::Like {
             negated,
             any: false,
-            expr: value,
+            expr,
             pattern,
             escape_char: None,
-        } => match convert(pattern)? {
+        } => match convert(*pattern)? {
             Expr::Literal(Literal::Text(pattern)) => Expr::Like {
-                value: boxed(value)?,
+                value: boxed(*expr)?,
                 pattern,
-                negated: *negated,
+                negated,
             },
-            _ => {
+            other => {
                 return Err(Error::Unsupported(format!(
-                    "LIKE needs a string literal pattern in `{expr}`"
+                    "LIKE needs a string literal pattern, not {}",
+                    to_sql(&other)
                 )));
             }
         },
-        _ => return Err(unsupported(expr)),
+        other => return Err(unsupported(&other.to_string())),
     })
 }
 
-fn literal(value: &Value, expr: &ast::Expr) -> Result<Literal> {
+fn convert_chain(expr: ast::Expr, chain: &BinaryOperator) -> Result<Vec<Expr>> {
+    chain_operands(expr, chain)
+        .into_iter()
+        .map(convert)
+        .collect()
+}
+
+fn literal(value: Value) -> Result<Literal> {
     Ok(match value {
         Value::Null => Literal::Null,
-        Value::Boolean(b) => Literal::Boolean(*b),
-        Value::SingleQuotedString(s) => Literal::Text(s.clone()),
+        Value::Boolean(b) => Literal::Boolean(b),
+        Value::SingleQuotedString(s) => Literal::Text(s),
         Value::Number(text, _) if text.contains(['e', 'E']) => Literal::Float(
             text.parse()
                 .map_err(|_| Error::Syntax(format!("{text:?} is not a number")))?,
         ),
-        Value::Number(text, _) => Literal::Exact(Decimal::parse(text)?),
-        _ => return Err(unsupported(expr)),
+        Value::Number(text, _) => Literal::Exact(Decimal::parse(&text)?),
+        other => return Err(unsupported(&other.to_string())),
     })
 }
 
@@ -240,10 +282,15 @@ pub fn to_sql(expr: &Expr) -> String {
             not(*negated),
             literal_sql(&Literal::Text(pattern.clone()))
         ),
-        Expr::And(left, right) => format!("({} AND {})", to_sql(left), to_sql(right)),
-        Expr::Or(left, right) => format!("({} OR {})", to_sql(left), to_sql(right)),
+        Expr::And(operands) => join_sql(operands, " AND "),
+        Expr::Or(operands) => join_sql(operands, " OR "),
         Expr::Not(inner) => format!("(NOT {})", to_sql(inner)),
     }
+}
+
+fn join_sql(operands: &[Expr], separator: &str) -> String {
+    let parts: Vec<String> = operands.iter().map(to_sql).collect();
+    format!("({})", parts.join(separator))
 }
 
 fn not(negated: bool) -> &'static str {
@@ -288,6 +335,20 @@ mod tests {
             let parsed = parse_where(clause).unwrap();
             assert_eq!(parse_where(&to_sql(&parsed)).unwrap(), parsed, "{clause}");
         }
+    }
+
+    #[test]
+    fn long_chains_are_flat() {
+        let clause = (0..20_000)
+            .map(|i| format!("x = {i}"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let Expr::Or(operands) = parse_where(&clause).unwrap() else {
+            panic!()
+        };
+        assert_eq!(operands.len(), 20_000);
+        let nested = format!("{}x = 1{}", "(".repeat(60), ")".repeat(60));
+        assert!(matches!(parse_where(&nested), Err(Error::Syntax(_))));
     }
 
     #[test]

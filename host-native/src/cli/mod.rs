@@ -71,8 +71,11 @@ pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
             if broken_pipe {
                 return ExitCode::SUCCESS;
             }
-            let message = format!("{error:#}").replace('\n', " ");
-            eprintln!("quiver: error: {message}");
+            let trap = error.chain().find_map(|cause| cause.downcast_ref::<wasmtime::Trap>());
+            match trap {
+                Some(trap) => eprintln!("quiver: error: the engine trapped ({trap}); this is a bug in Quiver"),
+                None => eprintln!("quiver: error: {}", format!("{error:#}").replace('\n', " ")),
+            }
             ExitCode::from(2)
         }
     }
