@@ -84,3 +84,19 @@ def test_a_wrong_content_range_is_a_protocol_error_not_wrong_rows(server, run_qu
     proc = run_quiver("scan", server.url(FILE), "--limit", "1")
     message = util.assert_clean_error(proc, 1)
     assert "protocol" in message.lower()
+
+
+def test_the_column_chunks_of_a_row_group_are_fetched_concurrently(run_quiver):
+    """Two far-apart columns of each row group: their requests overlap at the server."""
+    with RangeServer(util.SAMPLE_PATH.parent, latency_s=0.2) as srv:
+        proc = run_quiver("scan", srv.url("sample.parquet"), "--columns", "id,store_and_fwd",
+                          "--format", "csv", "--stats")
+        assert proc.returncode == 0, util.describe(proc)
+        stats = util.parse_stats(proc.stderr)
+        served = srv.stats()
+    assert stats["rows_returned"] == 200_000
+    # The open, then for each of the 5 row groups two requests (the columns are
+    # too far apart to coalesce), each pair in flight together; except that the
+    # last row group's small last column lies in the tail the open fetched.
+    assert served["requests"] == 1 + 2 * 5 - 1, srv.log()
+    assert served["max_in_flight"] >= 2
