@@ -71,9 +71,13 @@ pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
             if broken_pipe {
                 return ExitCode::SUCCESS;
             }
-            let trap = error.chain().find_map(|cause| cause.downcast_ref::<wasmtime::Trap>());
+            let trap = error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<wasmtime::Trap>());
             match trap {
-                Some(trap) => eprintln!("quiver: error: the engine trapped ({trap}); this is a bug in Quiver"),
+                Some(trap) => {
+                    eprintln!("quiver: error: the engine trapped ({trap}); this is a bug in Quiver")
+                }
                 None => eprintln!("quiver: error: {}", format!("{error:#}").replace('\n', " ")),
             }
             ExitCode::from(2)
