@@ -10,13 +10,20 @@ use arrow_array::types::Float64Type;
 use arrow_array::{Array, ArrayRef, BooleanArray, Datum, RecordBatch, Scalar};
 use arrow_buffer::BooleanBuffer;
 use arrow_ord::cmp;
+use arrow_schema::DataType;
 use std::sync::Arc;
 
 impl BoundPredicate {
     /// Evaluates the predicate on every row of `batch`, which must hold the
     /// columns of [`BoundPredicate::columns`]. NULL means "unknown".
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<BooleanArray> {
-        evaluate(&self.root, batch)
+        evaluate(
+            &self.root,
+            &mut Columns {
+                batch,
+                converted: Vec::new(),
+            },
+        )
     }
 
     /// Like [`BoundPredicate::evaluate`], with NULL turned into false: the rows
@@ -30,8 +37,18 @@ impl BoundPredicate {
     }
 }
 
-fn evaluate(node: &Node, batch: &RecordBatch) -> Result<BooleanArray> {
-    let rows = batch.num_rows();
+/// Which conversion of which column: (name, cast, canonical float).
+type ConversionKey<'a> = (&'a str, Option<&'a DataType>, bool);
+
+/// The batch's columns, each converted to a comparison type at most once per
+/// batch however many comparisons use it (an `IN` list of thousands).
+struct Columns<'a> {
+    batch: &'a RecordBatch,
+    converted: Vec<(ConversionKey<'a>, ArrayRef)>,
+}
+
+fn evaluate<'a>(node: &'a Node, batch: &mut Columns<'a>) -> Result<BooleanArray> {
+    let rows = batch.batch.num_rows();
     Ok(match node {
         Node::Const(value) => BooleanArray::from(vec![*value; rows]),
         Node::BoolColumn(operand) => column(operand, batch)?.as_boolean().clone(),
@@ -95,15 +112,15 @@ fn evaluate(node: &Node, batch: &RecordBatch) -> Result<BooleanArray> {
 
 /// Combines the operands with a three-valued `combine`, in a loop (a chain
 /// of thousands of operands costs no stack); `empty` is the answer for none.
-fn fold(
-    operands: &[Node],
-    batch: &RecordBatch,
+fn fold<'a>(
+    operands: &'a [Node],
+    batch: &mut Columns<'a>,
     empty: bool,
     combine: fn(&BooleanArray, &BooleanArray) -> Result<BooleanArray, arrow_schema::ArrowError>,
 ) -> Result<BooleanArray> {
     let mut operands = operands.iter();
     let Some(first) = operands.next() else {
-        return Ok(BooleanArray::from(vec![empty; batch.num_rows()]));
+        return Ok(BooleanArray::from(vec![empty; batch.batch.num_rows()]));
     };
     let mut verdict = evaluate(first, batch)?;
     for operand in operands {
@@ -113,7 +130,7 @@ fn fold(
 }
 
 /// An operand as a kernel input: a column array or a scalar.
-fn value(operand: &Operand, batch: &RecordBatch) -> Result<Box<dyn Datum>> {
+fn value<'a>(operand: &'a Operand, batch: &mut Columns<'a>) -> Result<Box<dyn Datum>> {
     Ok(match operand {
         Operand::Scalar(array) => Box::new(Scalar::new(Arc::clone(array))),
         Operand::Column { .. } => Box::new(column(operand, batch)?),
@@ -122,7 +139,7 @@ fn value(operand: &Operand, batch: &RecordBatch) -> Result<Box<dyn Datum>> {
 
 /// A column of the batch, cast to the comparison type and, for floats,
 /// canonicalised so that Arrow's total order matches SQL's.
-fn column(operand: &Operand, batch: &RecordBatch) -> Result<ArrayRef> {
+fn column<'a>(operand: &'a Operand, columns: &mut Columns<'a>) -> Result<ArrayRef> {
     let Operand::Column {
         name,
         cast,
@@ -133,17 +150,33 @@ fn column(operand: &Operand, batch: &RecordBatch) -> Result<ArrayRef> {
             "a constant used where a column is needed".into(),
         ));
     };
-    let array = batch
+    let array = columns
+        .batch
         .column_by_name(name)
         .ok_or_else(|| Error::Internal(format!("column {name:?} missing from the filter batch")))?;
+    if cast.is_none() && !*canonical_float {
+        return Ok(Arc::clone(array));
+    }
+    let key = (name.as_str(), cast.as_ref(), *canonical_float);
+    if let Some((_, converted)) = columns.converted.iter().find(|(k, _)| *k == key) {
+        return Ok(Arc::clone(converted));
+    }
+    let converted = convert(array, cast.as_ref(), *canonical_float)?;
+    columns.converted.push((key, Arc::clone(&converted)));
+    Ok(converted)
+}
+
+/// A column cast to the comparison type and, for floats, canonicalised so
+/// that Arrow's total order matches SQL's.
+fn convert(array: &ArrayRef, cast: Option<&DataType>, canonical_float: bool) -> Result<ArrayRef> {
     let array = match cast {
         Some(data_type) => arrow_cast::cast(array, data_type)?,
         None => Arc::clone(array),
     };
-    if !*canonical_float {
+    if !canonical_float {
         return Ok(array);
     }
-    let floats = arrow_cast::cast(&array, &arrow_schema::DataType::Float64)?;
+    let floats = arrow_cast::cast(&array, &DataType::Float64)?;
     let canonical: arrow_array::Float64Array =
         floats.as_primitive::<Float64Type>().unary(canonical);
     Ok(Arc::new(canonical))
