@@ -16,7 +16,7 @@ export CFLAGS_wasm32_wasip2 := -isystem /usr/include/wasm32-wasi
 
 APT_PACKAGES := clang-19 llvm-19 lld-19 wasi-libc
 
-.PHONY: setup build component host test test-rust test-conformance lint demo clean
+.PHONY: setup build component host test test-rust test-conformance lint demo bench-io clean
 
 ## setup: install the rustup target and the Debian packages the build needs
 setup: .setup-done
@@ -60,6 +60,15 @@ $(VENV)/.installed: tests/requirements.txt
 
 test-conformance: build $(VENV)/.installed
 	$(PYTHON) -m pytest tests -q
+
+$(VENV)/.bench-installed: tests/bench/requirements.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/bench/requirements.txt
+	touch $@
+
+## bench-io: bytes, requests and round trips of Quiver and DuckDB's HTTP reader vs the physical
+## minimum, counted at the test server (a benchmark, not a test; data cached in tests/.bench/)
+bench-io: build $(VENV)/.installed $(VENV)/.bench-installed
+	$(PYTHON) tests/bench/bench_io.py
 
 ## demo: serve the bundled sample over HTTP and query it with range requests
 demo: build

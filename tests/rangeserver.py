@@ -14,6 +14,7 @@ Library use::
         ...                       # run the client
         srv.stats()               # {'requests': 3, 'bytes_sent': 12345, ...}
         srv.log()                 # [Request(method='GET', path='/pa_zstd.parquet', range='bytes=-8', ...), ...]
+        waves(srv.log())          # round trips: see :func:`waves`
         srv.reset()
 
 Script use (serves until interrupted)::
@@ -23,6 +24,10 @@ Script use (serves until interrupted)::
 Fault injection: ``latency_s`` (settable at any time) delays every request before it is
 answered; ``hook`` may be set to a callable ``hook(handler) -> bool`` that runs before a
 request is served and returns True when it has answered (or dropped) the request itself.
+
+Each logged request carries ``start`` (when its request line and headers had been read) and
+``end`` (when its response had been written), both ``time.monotonic()`` seconds; :func:`waves`
+turns them into a count of round trips.
 """
 
 from __future__ import annotations
@@ -54,6 +59,30 @@ class Request(NamedTuple):
     range: Optional[str]  # the raw Range header, or None
     status: int
     bytes: int  # body bytes actually written to the socket
+    start: float = 0.0  # time.monotonic() when the request line and headers had been read
+    end: float = 0.0  # time.monotonic() when the response had been written
+
+
+def waves(requests) -> int:
+    """Round trips of a logged request sequence, measured at the server: the length of the
+    longest chain of requests in which each one started after the previous one had ended.
+
+    A request that starts after another has ended belongs to a later wave (it may have waited
+    on that answer); requests that overlap in time are in the same wave.  So N requests issued
+    together are 1 wave, N requests one after another are N waves.  Overlap is only visible
+    when a request takes longer than the spread of its wave's arrivals: give the server some
+    ``latency_s`` (a few tens of ms) when counting waves on loopback.
+    """
+    reqs = sorted(requests, key=lambda r: (r.start, r.end))
+    by_end = sorted(range(len(reqs)), key=lambda i: reqs[i].end)
+    wave = [0] * len(reqs)
+    best = j = 0  # best: the highest wave among requests ended by the current start
+    for i, r in enumerate(reqs):
+        while j < len(by_end) and reqs[by_end[j]].end <= r.start:
+            best = max(best, wave[by_end[j]] or 1)
+            j += 1
+        wave[i] = best + 1
+    return max(wave, default=0)
 
 
 def parse_range(header: Optional[str], size: int) -> Optional[tuple[int, int]] | str:
@@ -115,7 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _finish(self, status: int, sent: int) -> None:
         self.server.owner._record(
             Request(self.command, urllib.parse.urlsplit(self.path).path,
-                    self.headers.get("Range"), status, sent)
+                    self.headers.get("Range"), status, sent, self._started, time.monotonic())
         )
 
     def _send_simple(self, status: int, extra: Optional[dict] = None, body: bytes = b"") -> int:
@@ -131,6 +160,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- the request --------------------------------------------------------------------
     def _serve(self, head: bool) -> None:
+        self._started = time.monotonic()
         owner = self.server.owner
         owner._enter()
         status, sent = 0, 0
@@ -308,6 +338,18 @@ class RangeServer:
         with self._lock:
             self._log.clear()
             self._max_in_flight = self._in_flight
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until no request is being served (a client may see its last byte before the
+        server has logged the request); True when idle within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._in_flight == 0:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rangeserver import RangeServer, parse_range
+from rangeserver import RangeServer, Request, parse_range, waves
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +124,32 @@ def test_latency_and_concurrency(server):
     assert results == [206] * 32
     assert 0.3 <= elapsed < 2.0, elapsed  # serial would take 9.6 s
     assert server.stats()["max_in_flight"] > 1
+
+
+def test_timestamps_and_waves(server):
+    """Each logged request has start <= end; overlapping requests are one wave, a request that
+    starts after another ended is a later one."""
+    server.latency_s = 0.1
+    threads = [threading.Thread(target=_request, args=(server, "/blob.bin", {"Range": "bytes=0-0"}))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _request(server, "/blob.bin", {"Range": "bytes=1-1"})  # after all four: a second wave
+    assert server.wait_idle()
+    log = server.log()
+    assert len(log) == 5 and all(0 < r.start <= r.end for r in log)
+    assert waves(log) == 2
+    assert waves(log[:4]) == 1 and waves([]) == 0
+
+
+def test_waves_unit():
+    def req(start, end):
+        return Request("GET", "/x", None, 206, 1, start, end)
+    assert waves([req(0, 1), req(2, 3), req(4, 5)]) == 3  # serial
+    assert waves([req(0, 5), req(1, 2), req(3, 4)]) == 2  # a chain of two inside a long one
+    assert waves([req(0, 2), req(1, 3), req(2.5, 4)]) == 2
 
 
 def test_hook_can_answer(server):
