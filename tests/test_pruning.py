@@ -19,9 +19,7 @@ not in its dictionary, and dictionaries that fall back to plain encoding mid-chu
 * Guards check that the files really hold what the clauses rely on (pages, indexes, bloom
   filters, truncated statistics, dictionary fallback).
 * I/O tests count at the test server which byte ranges a scan fetched, on ``io_big.parquet``
-  (> 1 MiB, page index, sorted key), using ``/work/shared/tools/pqlayout.py`` for page locations.
-  Those that need pruning or late materialization at the I/O level are marked xfail until it
-  lands.
+  (> 1 MiB, page index, sorted key), using ``../shared/tools/pqlayout.py`` for page locations.
 
 NaN literals: the WHERE grammar has no ``'NaN'::DOUBLE``, but a string constant compared with a
 float column is cast to it (``f64 = 'NaN'``, ``'inf'``, ``'-inf'``), as in DuckDB.
@@ -828,7 +826,6 @@ _LOOKUP_ROW = 52_345  # row group 1, in the middle of a page
 _LOOKUP_K = 3 * _LOOKUP_ROW
 
 
-@pytest.mark.xfail(strict=False, reason="pruning not landed yet")
 def test_point_lookup_fetches_one_page_per_column(io_server, io_layout, scan_with_stats, oracle_con, pruning_dir):
     """``k = X`` on the sorted key (page index present): besides the footer/index region and the
     open's tail, the server sends only the one page of ``k`` and of ``v`` that holds the row
@@ -847,7 +844,6 @@ def test_point_lookup_fetches_one_page_per_column(io_server, io_layout, scan_wit
     assert not bad, f"fetched bytes of other pages: {_pages_hit(io_layout, bad)[:12]} ({bad[:5]})"
 
 
-@pytest.mark.xfail(strict=False, reason="pruning not landed yet")
 def test_no_match_by_row_group_statistics_fetches_no_data_pages(io_server, io_layout, scan_with_stats):
     """Below the minimum, above the maximum, and in the gap between two row groups' ranges
     (row group 0 ends at k = 119997, row group 1 starts at 120000): every row group is pruned by
@@ -876,7 +872,6 @@ def test_limit_without_filter_fetches_only_the_first_row_group(io_server, io_lay
     assert not bad, f"fetched beyond the first row group: {_pages_hit(io_layout, bad)[:12]}"
 
 
-@pytest.mark.xfail(strict=False, reason="pruning not landed yet")
 def test_limit_without_filter_fetches_only_the_first_pages(io_server, io_layout, scan_with_stats):
     """With an offset index, ``--limit 5`` needs only the first data page of each column."""
     cols = ["k", "v"]
@@ -888,7 +883,6 @@ def test_limit_without_filter_fetches_only_the_first_pages(io_server, io_layout,
     assert not bad, f"fetched more than the first pages: {_pages_hit(io_layout, bad)[:12]}"
 
 
-@pytest.mark.xfail(strict=False, reason="pruning not landed yet")
 def test_late_materialization_fetches_projected_pages_only_where_rows_matched(
         io_server, io_layout, scan_with_stats, oracle_con, pruning_dir):
     """``--columns v --where "w = 'needle'"``: ``w`` is read where statistics cannot rule it
@@ -904,7 +898,6 @@ def test_late_materialization_fetches_projected_pages_only_where_rows_matched(
     assert not bad, f"fetched pages of v without matches: {_pages_hit(io_layout, bad)[:12]}"
 
 
-@pytest.mark.xfail(strict=False, reason="pruning not landed yet")
 def test_pruning_stats_keys(io_server, io_layout, scan_with_stats):
     """The new ``--stats`` keys: a point lookup prunes all other row groups and most pages; the
     byte counts add up to what the server sent."""

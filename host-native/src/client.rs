@@ -6,7 +6,9 @@
 
 use crate::bindings::EngineError;
 use crate::bindings::range_fetch::{FetchOptions, FetchStats};
-use crate::bindings::scan::{FileMetadata, OpenOptions, ScanRequest, ScanStats};
+use crate::bindings::scan::{
+    FileMetadata, OpenOptions, OpenStats, ScanPlan, ScanRequest, ScanStats,
+};
 use crate::runtime::Session;
 use anyhow::Result;
 use wasmtime::component::ResourceAny;
@@ -46,6 +48,28 @@ impl Session {
         Ok(scan
             .parquet_file()
             .call_fetch_stats(&mut self.store, file.0)
+            .await?)
+    }
+
+    /// What opening `file` cost, and how its size was learned.
+    pub async fn open_stats(&mut self, file: &ParquetFile) -> Result<OpenStats> {
+        let scan = self.engine.quiver_engine_scan();
+        Ok(scan
+            .parquet_file()
+            .call_open_stats(&mut self.store, file.0)
+            .await?)
+    }
+
+    /// Plans a scan of `file` without reading data pages.
+    pub async fn explain(
+        &mut self,
+        file: &ParquetFile,
+        request: ScanRequest,
+    ) -> EngineResult<ScanPlan> {
+        let scan = self.engine.quiver_engine_scan();
+        Ok(scan
+            .parquet_file()
+            .call_explain(&mut self.store, file.0, &request)
             .await?)
     }
 

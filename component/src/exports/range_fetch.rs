@@ -43,6 +43,7 @@ pub(super) fn wit_stats(stats: FetchStats) -> WitFetchStats {
     WitFetchStats {
         requests: stats.requests,
         bytes_fetched: stats.bytes_fetched,
+        round_trips: stats.round_trips,
     }
 }
 

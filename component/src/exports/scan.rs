@@ -5,15 +5,18 @@ use super::filter::from_nodes;
 use super::range_fetch::{open_remote, wit_stats};
 use crate::bindings::exports::quiver::engine::scan::{
     BatchStream as WitBatchStream, ColumnInfo, FetchStats as WitFetchStats, FileMetadata, Guest,
-    GuestBatchStream, GuestParquetFile, OpenOptions, ParquetFile as WitParquetFile, RowFilter,
-    RowGroupInfo, ScanRequest as WitScanRequest, ScanStats as WitScanStats,
+    GuestBatchStream, GuestParquetFile, OpenOptions, OpenPath, OpenStats,
+    ParquetFile as WitParquetFile, RowFilter, RowGroupInfo, RowGroupPlan, RowGroupVerdict,
+    ScanPlan, ScanRequest as WitScanRequest, ScanStats as WitScanStats,
 };
 use crate::bindings::quiver::engine::gpu;
+use crate::bindings::quiver::engine::types::ByteRange;
 use crate::bindings::quiver::engine::types::Error as WitError;
 use crate::error::Result;
 use crate::filter::parse_where;
 use crate::ipc::encode_schema;
-use crate::scan::{BatchStream, ParquetFile, ScanRequest};
+use crate::scan::{BatchStream, ParquetFile, PrunedBy, ScanRequest, Verdict};
+use crate::source;
 use parquet::basic::{DecimalType, IntType, LogicalType, TimeType, TimeUnit, TimestampType};
 use std::cell::RefCell;
 
@@ -57,6 +60,57 @@ impl GuestParquetFile for ParquetFileResource {
     fn fetch_stats(&self) -> WitFetchStats {
         wit_stats(self.0.source().borrow().stats())
     }
+
+    fn explain(&self, request: WitScanRequest) -> Result<ScanPlan, WitError> {
+        let explanation = self.0.explain(&core_request(request)?)?;
+        let byte_ranges = |ranges: Vec<std::ops::Range<u64>>| {
+            ranges
+                .into_iter()
+                .map(|range| ByteRange {
+                    offset: range.start,
+                    length: range.end - range.start,
+                })
+                .collect()
+        };
+        Ok(ScanPlan {
+            row_groups: explanation
+                .groups
+                .iter()
+                .map(|group| RowGroupPlan {
+                    num_rows: group.rows,
+                    verdict: match group.verdict {
+                        Verdict::Read => RowGroupVerdict::Read,
+                        Verdict::Pruned(PrunedBy::Statistics) => {
+                            RowGroupVerdict::PrunedByStatistics
+                        }
+                        Verdict::Pruned(PrunedBy::PageIndex) => RowGroupVerdict::PrunedByPageIndex,
+                        Verdict::Skipped => RowGroupVerdict::Skipped,
+                    },
+                    rows_selected: group.rows_selected,
+                    pages_pruned: group.pages_pruned,
+                })
+                .collect(),
+            late_materialization: explanation.late_materialization,
+            first_phase: byte_ranges(explanation.first_phase),
+            second_phase: byte_ranges(explanation.second_phase),
+            index: wit_stats(explanation.index),
+            file_size: explanation.file_size,
+        })
+    }
+
+    fn open_stats(&self) -> OpenStats {
+        let path = match self.0.source().borrow().open_path() {
+            source::OpenPath::SuffixRange => OpenPath::SuffixRange,
+            source::OpenPath::WholeFile => OpenPath::WholeFile,
+            source::OpenPath::RangeAfter416 => OpenPath::RangeAfter416,
+            source::OpenPath::RangeAfterProbe => OpenPath::RangeAfterProbe,
+            source::OpenPath::LocalFile => OpenPath::LocalFile,
+        };
+        OpenStats {
+            path,
+            fetch: wit_stats(self.0.open_traffic()),
+        }
+    }
 }
 
 impl GuestBatchStream for BatchStreamResource {
@@ -74,11 +128,14 @@ impl GuestBatchStream for BatchStreamResource {
         let stats = self.stream.borrow().stats();
         WitScanStats {
             row_groups: stats.row_groups,
+            row_groups_pruned: stats.row_groups_pruned,
             row_groups_scanned: stats.row_groups_scanned,
+            pages_pruned: stats.pages_pruned,
             rows_scanned: stats.rows_scanned,
             rows_matched: stats.rows_matched,
             rows_returned: stats.rows_returned,
             fetch: wit_stats(stats.fetch),
+            index: wit_stats(stats.index),
             gpu_adapter: self.gpu_adapter.clone(),
         }
     }

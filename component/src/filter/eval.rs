@@ -168,7 +168,11 @@ fn column<'a>(operand: &'a Operand, columns: &mut Columns<'a>) -> Result<ArrayRe
 
 /// A column cast to the comparison type and, for floats, canonicalised so
 /// that Arrow's total order matches SQL's.
-fn convert(array: &ArrayRef, cast: Option<&DataType>, canonical_float: bool) -> Result<ArrayRef> {
+pub(super) fn convert(
+    array: &ArrayRef,
+    cast: Option<&DataType>,
+    canonical_float: bool,
+) -> Result<ArrayRef> {
     let array = match cast {
         Some(data_type) => arrow_cast::cast(array, data_type)?,
         None => Arc::clone(array),

@@ -4,10 +4,12 @@
 mod bind;
 mod decimal;
 mod eval;
+mod prune;
 mod sql;
 
 pub use bind::{BoundPredicate, bind};
 pub use decimal::Decimal;
+pub use prune::{ColumnBounds, ContainerStats};
 pub use sql::{parse_where, to_sql};
 
 /// A constant.

@@ -1,12 +1,19 @@
 //! Parquet files: opening one (decoding its footer) and scanning it.
 
+mod bounds;
+mod explain;
 mod footer_repair;
+mod plan;
+mod request;
 mod stream;
 
-pub use stream::{BatchStream, ScanRequest, ScanStats};
+pub use explain::{Explanation, GroupExplanation, Verdict};
+pub use plan::PrunedBy;
+pub use request::ScanRequest;
+pub use stream::{BatchStream, ScanStats};
 
 use crate::error::{Error, Result};
-use crate::source::RemoteFile;
+use crate::source::{FetchStats, RemoteFile};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use footer_repair::repair_footer;
 use parquet::DecodeResult;
@@ -34,6 +41,7 @@ const FOOTER_TRAILER: u64 = 8;
 pub struct ParquetFile {
     source: SharedFile,
     reader_metadata: ArrowReaderMetadata,
+    open_traffic: FetchStats,
 }
 
 impl ParquetFile {
@@ -43,6 +51,7 @@ impl ParquetFile {
         let metadata = read_footer(&mut remote)?;
         let reader_metadata = arrow_metadata(Arc::new(metadata))?;
         Ok(Self {
+            open_traffic: remote.stats(),
             source: Rc::new(RefCell::new(remote)),
             reader_metadata,
         })
@@ -58,18 +67,25 @@ impl ParquetFile {
         self.reader_metadata.schema()
     }
 
+    /// The traffic of the open: the tail and, if the footer was bigger, the
+    /// rest of it.
+    pub fn open_traffic(&self) -> FetchStats {
+        self.open_traffic
+    }
+
     /// The file's bytes.
     pub fn source(&self) -> &SharedFile {
         &self.source
     }
 
+    /// Plans `request` and describes the plan, reading no data page.
+    pub fn explain(&self, request: &ScanRequest) -> Result<Explanation> {
+        explain::explain(&self.source, &self.reader_metadata, request)
+    }
+
     /// Starts a scan; checks the request against the schema before reading.
     pub fn scan(&self, request: ScanRequest) -> Result<BatchStream> {
-        BatchStream::new(
-            Rc::clone(&self.source),
-            self.reader_metadata.clone(),
-            request,
-        )
+        BatchStream::start(Rc::clone(&self.source), &self.reader_metadata, &request)
     }
 }
 
@@ -154,8 +170,9 @@ fn written_before_parquet_816_fix(created_by: Option<&str>) -> bool {
 /// - a `dictionary_page_offset` inside the leading magic (some writers put 0
 ///   for "none") is dropped: the chunk starts at its first data page;
 /// - chunks of files hit by PARQUET-816 are extended by up to
-///   [`PARQUET_816_PADDING`] bytes, never past the footer. The page reader stops
-///   after the chunk's last value, so the padding is never decoded.
+///   [`PARQUET_816_PADDING`] bytes, never past the footer or into the next
+///   chunk. The page reader stops after the chunk's last value, so the
+///   padding is never decoded.
 fn repair_column_chunks(metadata: ParquetMetaData, footer_start: u64) -> Result<ParquetMetaData> {
     let pad = written_before_parquet_816_fix(metadata.file_metadata().created_by());
     let bad_dictionary_offset = |column: &ColumnChunkMetaData| {
@@ -172,6 +189,13 @@ fn repair_column_chunks(metadata: ParquetMetaData, footer_start: u64) -> Result<
     if !needed {
         return Ok(metadata);
     }
+    let mut chunk_starts: Vec<u64> = metadata
+        .row_groups()
+        .iter()
+        .flat_map(|g| g.columns())
+        .map(|column| column.byte_range().0)
+        .collect();
+    chunk_starts.sort_unstable();
     let mut row_groups = Vec::with_capacity(metadata.num_row_groups());
     for group in metadata.row_groups() {
         let mut columns = Vec::with_capacity(group.num_columns());
@@ -181,9 +205,17 @@ fn repair_column_chunks(metadata: ParquetMetaData, footer_start: u64) -> Result<
                 builder = builder.set_dictionary_page_offset(None);
             }
             if pad {
+                // Never into the next chunk: where chunks are contiguous,
+                // their declared sizes were right after all.
                 let (start, length) = column.byte_range();
+                let next_start = chunk_starts
+                    .iter()
+                    .copied()
+                    .find(|&other| other > start)
+                    .unwrap_or(footer_start)
+                    .min(footer_start);
                 let padded = (length + PARQUET_816_PADDING)
-                    .min(footer_start.saturating_sub(start))
+                    .min(next_start.saturating_sub(start))
                     .max(length);
                 let padded = i64::try_from(padded)
                     .map_err(|_| Error::CorruptFile("column chunk too large".into()))?;

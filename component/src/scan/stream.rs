@@ -1,163 +1,282 @@
-//! One scan: a push-decoder loop that asks for byte ranges, fetches them
-//! (each wave concurrently), filters rows and yields Arrow batches.
+//! One scan: a push decoder per row group, all driven in lock-step so that
+//! the byte ranges every row group needs next are fetched together, in one
+//! wave of concurrent requests.
+//!
+//! With a filter, a row group is read in two phases (late materialization):
+//! first the pages of the filter's columns, then, once the filter has run,
+//! only the pages of the other columns that hold matching rows. Because all
+//! admitted row groups advance together, the second phase of one row group
+//! travels in the same wave as the first phase of the next: the extra phase
+//! costs one round trip per scan, not one per row group.
 
 use super::SharedFile;
-use crate::columns::find_column;
-use crate::error::{Error, Result};
-use crate::filter::{BoundPredicate, Expr, bind};
+use super::plan::{GroupPlan, ScanPlan};
+use crate::error::Result;
+use crate::filter::BoundPredicate;
 use crate::ipc;
 use crate::source::FetchStats;
 use arrow_array::RecordBatch;
-use arrow_schema::{ArrowError, Schema, SchemaRef};
+use arrow_schema::{ArrowError, SchemaRef};
 use parquet::DecodeResult;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowPredicateFn, ArrowReaderMetadata, RowFilter};
-use parquet::arrow::push_decoder::{ParquetPushDecoder, ParquetPushDecoderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReader, RowFilter,
+};
+use parquet::arrow::push_decoder::{
+    ParquetPushDecoder, ParquetPushDecoderBuilder, RowGroupSelection,
+};
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What to read (the WIT `scan-request` with defaults filled in).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ScanRequest {
-    /// Columns to return in this order; `None` for all.
-    pub columns: Option<Vec<String>>,
-    /// Rows to keep; `None` for all.
-    pub filter: Option<Expr>,
-    /// Matching rows to skip first.
-    pub offset: u64,
-    /// Most rows to return.
-    pub limit: Option<u64>,
-    /// Most rows per batch; `None` for the default.
-    pub batch_size: Option<u32>,
-}
+/// Bytes of column chunks (as stored) that may be admitted at once; bounds
+/// the memory of buffered pages.
+const ADMITTED_BYTES: u64 = 256 * 1024 * 1024;
 
-impl ScanRequest {
-    /// Rows per batch when the request names none.
-    pub const DEFAULT_BATCH_SIZE: u32 = 8192;
-    /// Largest batch a caller may ask for: bounds the memory of one batch.
-    pub const MAX_BATCH_SIZE: u32 = 1 << 20;
-}
+/// Most row groups decoded side by side.
+const MAX_ADMITTED_GROUPS: usize = 64;
+
+/// At this fraction of matching rows, late materialization saves too little
+/// to pay for its extra phase: later row groups are read in one phase.
+const LATE_MATERIALIZATION_CUTOFF: f64 = 0.9;
+
+/// Rows the filter must have tested before its selectivity is trusted.
+const SELECTIVITY_SAMPLE_ROWS: u64 = 10_000;
 
 /// What a scan did so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScanStats {
     /// Row groups in the file.
     pub row_groups: u32,
+    /// Row groups excluded by statistics or the page index.
+    pub row_groups_pruned: u32,
     /// Row groups whose data was fetched.
     pub row_groups_scanned: u32,
-    /// Rows the filter tested (without a filter: rows read, offset included).
+    /// Data pages of the read columns excluded by the page index.
+    pub pages_pruned: u64,
+    /// Rows the filter tested (without a filter: rows read).
     pub rows_scanned: u64,
     /// Rows that satisfied the filter, before offset and limit.
     pub rows_matched: u64,
     /// Rows returned.
     pub rows_returned: u64,
-    /// Traffic this scan caused.
+    /// All traffic this scan caused (index and data).
     pub fetch: FetchStats,
+    /// The part of `fetch` that read page indexes.
+    pub index: FetchStats,
 }
 
-/// Counters the row filter updates while the decoder runs it.
+/// Counters the row filter updates while decoders run it.
 #[derive(Debug, Default)]
-struct FilterCounters {
+pub(super) struct FilterCounters {
     tested: AtomicU64,
     matched: AtomicU64,
+}
+
+impl FilterCounters {
+    fn count(&self, tested: usize, matched: usize) {
+        self.tested.fetch_add(tested as u64, Ordering::Relaxed);
+        self.matched.fetch_add(matched as u64, Ordering::Relaxed);
+    }
+
+    fn selectivity(&self) -> Option<f64> {
+        let tested = self.tested.load(Ordering::Relaxed);
+        (tested >= SELECTIVITY_SAMPLE_ROWS)
+            .then(|| self.matched.load(Ordering::Relaxed) as f64 / tested as f64)
+    }
+}
+
+/// How a row group's rows are filtered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phases {
+    /// No filter: one phase.
+    Unfiltered,
+    /// The decoder filters between its two phases (late materialization).
+    Late,
+    /// One phase reads output and filter columns; the filter runs after.
+    Early,
+}
+
+/// Everything needed to build the decoder of one row group.
+#[derive(Debug)]
+pub(super) struct DecoderFactory {
+    /// The file's metadata, with the page index the plan loaded.
+    pub metadata: ArrowReaderMetadata,
+    /// Root columns returned, in file order.
+    pub output_roots: Vec<usize>,
+    /// Root columns the filter reads, in file order.
+    pub filter_roots: Vec<usize>,
+    /// The bound filter, if any.
+    pub predicate: Option<Arc<BoundPredicate>>,
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// For each requested column, its position among `output_roots`.
+    pub output_order: Vec<usize>,
+}
+
+impl DecoderFactory {
+    /// How row groups are filtered before any selectivity is known: in two
+    /// phases, unless the filter reads every output column anyway.
+    pub(super) fn initial_phases(&self) -> Phases {
+        if self.predicate.is_none() {
+            Phases::Unfiltered
+        } else if self
+            .output_roots
+            .iter()
+            .all(|root| self.filter_roots.contains(root))
+        {
+            Phases::Early
+        } else {
+            Phases::Late
+        }
+    }
+
+    /// The leaves the filter reads.
+    pub(super) fn filter_leaves(&self) -> Vec<usize> {
+        let descriptor = self.metadata.parquet_schema();
+        (0..descriptor.num_columns())
+            .filter(|&leaf| {
+                self.filter_roots
+                    .contains(&descriptor.get_column_root_idx(leaf))
+            })
+            .collect()
+    }
+
+    /// A decoder for one row group.
+    pub(super) fn build(
+        &self,
+        plan: &GroupPlan,
+        phases: Phases,
+        limit: Option<u64>,
+        counters: &Arc<FilterCounters>,
+    ) -> Result<ParquetPushDecoder> {
+        let descriptor = self.metadata.parquet_schema();
+        let roots = match phases {
+            Phases::Early => union(&self.output_roots, &self.filter_roots),
+            _ => self.output_roots.clone(),
+        };
+        // An offset, even of zero, makes the reader count rows: it then never
+        // looks for a page after the last one (where padded chunks of old
+        // writers hold other bytes).
+        let mut builder = ParquetPushDecoderBuilder::new_with_metadata(self.metadata.clone())
+            .with_projection(ProjectionMask::roots(descriptor, roots))
+            .with_batch_size(self.batch_size)
+            .with_offset(0)
+            .with_row_group_selections(vec![RowGroupSelection::new(
+                plan.group,
+                plan.selection.clone(),
+            )]);
+        if let Some(limit) = limit {
+            builder = builder.with_limit(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        if plan.selection.is_some() {
+            // The predicate cache widens the pages read for columns both
+            // filtered and returned to whole batches; where pages were
+            // pruned, that would fetch pruned pages.
+            builder = builder.with_max_predicate_cache_size(0);
+        }
+        if let (Phases::Late, Some(predicate)) = (phases, &self.predicate) {
+            let mask = ProjectionMask::roots(descriptor, self.filter_roots.clone());
+            builder = builder.with_row_filter(row_filter(
+                mask,
+                Arc::clone(predicate),
+                Arc::clone(counters),
+            ));
+        }
+        Ok(builder.build()?)
+    }
+
+    /// Bytes (as stored) of the chunks a row group's decoder may read.
+    fn admitted_bytes(&self, group: usize) -> u64 {
+        let metadata = self.metadata.metadata();
+        let descriptor = metadata.file_metadata().schema_descr();
+        let roots = union(&self.output_roots, &self.filter_roots);
+        metadata
+            .row_group(group)
+            .columns()
+            .iter()
+            .enumerate()
+            .filter(|(leaf, _)| roots.contains(&descriptor.get_column_root_idx(*leaf)))
+            .map(|(_, chunk)| chunk.byte_range().1)
+            .sum()
+    }
+}
+
+fn union(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let mut all: Vec<usize> = a.iter().chain(b).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// A row group being read.
+struct ActiveGroup {
+    decoder: ParquetPushDecoder,
+    phases: Phases,
+    /// Its batches, once all its data is in.
+    reader: Option<ParquetRecordBatchReader>,
+    /// The ranges it waits for.
+    wants: Option<Vec<Range<u64>>>,
+    done: bool,
+    fetched: bool,
+    bytes: u64,
 }
 
 /// A running scan. Yields batches in file order.
 pub struct BatchStream {
     source: SharedFile,
-    state: State,
     /// Output schema, in the requested column order.
     schema: SchemaRef,
-    /// For each output column, its index in the decoder's output.
-    output_order: Vec<usize>,
-    /// Byte ranges of each row group's column chunks, for counting.
-    row_group_spans: Vec<Range<u64>>,
-    row_groups_touched: Vec<bool>,
-    filter_counters: Option<Arc<FilterCounters>>,
-    offset_rows: u64,
+    factory: DecoderFactory,
+    pending: VecDeque<GroupPlan>,
+    active: VecDeque<ActiveGroup>,
+    /// Groups admitted at most at once (grows when a limit makes the scan
+    /// start small).
+    window: usize,
+    /// Matching rows still to skip (filtered scans; the plan skips the
+    /// others' offset).
+    offset_left: u64,
+    /// Rows still to return.
+    limit_left: Option<u64>,
+    counters: Arc<FilterCounters>,
+    finished: bool,
     stats: ScanStats,
-}
-
-/// A scan is decoding until it ends; it never resumes after an error.
-enum State {
-    Decoding(Box<ParquetPushDecoder>),
-    Finished,
 }
 
 impl BatchStream {
     pub(super) fn new(
         source: SharedFile,
-        metadata: ArrowReaderMetadata,
-        request: ScanRequest,
-    ) -> Result<Self> {
-        let file_schema = Arc::clone(metadata.schema());
-        let batch_size = request
-            .batch_size
-            .unwrap_or(ScanRequest::DEFAULT_BATCH_SIZE);
-        if batch_size == 0 || batch_size > ScanRequest::MAX_BATCH_SIZE {
-            return Err(Error::InvalidArgument(format!(
-                "batch size must be between 1 and {}, not {batch_size}",
-                ScanRequest::MAX_BATCH_SIZE
-            )));
-        }
-        let output_indices = output_columns(&file_schema, request.columns.as_deref())?;
-        let mut decoded_indices = output_indices.clone();
-        decoded_indices.sort_unstable();
-        let output_order = output_indices
-            .iter()
-            .map(|index| decoded_indices.binary_search(index).unwrap_or_default())
-            .collect();
-        let schema = Arc::new(file_schema.project(&output_indices)?);
-
-        let parquet_metadata = Arc::clone(metadata.metadata());
-        let descriptor = metadata.parquet_schema();
-        let mut builder = ParquetPushDecoderBuilder::new_with_metadata(metadata.clone())
-            .with_projection(ProjectionMask::roots(descriptor, decoded_indices))
-            .with_batch_size(batch_size as usize)
-            .with_offset(usize::try_from(request.offset).unwrap_or(usize::MAX));
-        if let Some(limit) = request.limit {
-            builder = builder.with_limit(usize::try_from(limit).unwrap_or(usize::MAX));
-        }
-        let mut filter_counters = None;
-        if let Some(filter) = &request.filter {
-            let predicate = bind(filter, &file_schema)?;
-            let filter_indices: Vec<usize> = predicate
-                .columns()
-                .iter()
-                .map(|name| file_schema.index_of(name))
-                .collect::<Result<_, _>>()?;
-            let counters = Arc::new(FilterCounters::default());
-            let mask = ProjectionMask::roots(descriptor, filter_indices);
-            builder = builder.with_row_filter(row_filter(mask, predicate, Arc::clone(&counters)));
-            filter_counters = Some(counters);
-        }
-        let row_group_spans = parquet_metadata
-            .row_groups()
-            .iter()
-            .map(|group| {
-                let ranges = group.columns().iter().map(|c| c.byte_range());
-                let start = ranges.clone().map(|(start, _)| start).min().unwrap_or(0);
-                let end = ranges.map(|(start, len)| start + len).max().unwrap_or(0);
-                start..end
-            })
-            .collect::<Vec<_>>();
-        let row_groups = row_group_spans.len();
-        let total_rows = u64::try_from(parquet_metadata.file_metadata().num_rows()).unwrap_or(0);
-        Ok(Self {
+        factory: DecoderFactory,
+        schema: SchemaRef,
+        plan: ScanPlan,
+        offset: u64,
+        limit: Option<u64>,
+        stats: ScanStats,
+    ) -> Self {
+        let filtered = factory.predicate.is_some();
+        let window = if filtered && limit.is_some() {
+            1
+        } else {
+            MAX_ADMITTED_GROUPS
+        };
+        Self {
             source,
-            state: State::Decoding(Box::new(builder.build()?)),
             schema,
-            output_order,
-            row_groups_touched: vec![false; row_groups],
-            row_group_spans,
-            filter_counters,
-            offset_rows: request.offset.min(total_rows),
+            factory,
+            pending: plan.groups.into(),
+            active: VecDeque::new(),
+            window,
+            offset_left: if filtered { offset } else { 0 },
+            limit_left: limit,
+            counters: Arc::default(),
+            finished: false,
             stats: ScanStats {
-                row_groups: row_groups as u32,
-                ..ScanStats::default()
+                row_groups_pruned: plan.pruned.len() as u32,
+                pages_pruned: plan.pages_pruned.iter().sum(),
+                ..stats
             },
-        })
+        }
     }
 
     /// The schema of every batch.
@@ -168,59 +287,14 @@ impl BatchStream {
     /// What the scan has done so far.
     pub fn stats(&self) -> ScanStats {
         let mut stats = self.stats;
-        match &self.filter_counters {
-            Some(counters) => {
-                stats.rows_scanned = counters.tested.load(Ordering::Relaxed);
-                stats.rows_matched = counters.matched.load(Ordering::Relaxed);
-            }
-            None => {
-                let read = if stats.rows_returned > 0 || self.is_finished() {
-                    self.offset_rows
-                } else {
-                    0
-                };
-                stats.rows_scanned = stats.rows_returned + read;
-                stats.rows_matched = stats.rows_scanned;
-            }
+        if self.factory.predicate.is_some() {
+            stats.rows_scanned = self.counters.tested.load(Ordering::Relaxed);
+            stats.rows_matched = self.counters.matched.load(Ordering::Relaxed);
+        } else {
+            stats.rows_scanned = stats.rows_returned;
+            stats.rows_matched = stats.rows_returned;
         }
         stats
-    }
-
-    fn is_finished(&self) -> bool {
-        matches!(self.state, State::Finished)
-    }
-
-    /// The next batch, or `None` at the end. After an error the scan is over.
-    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let State::Decoding(mut decoder) = std::mem::replace(&mut self.state, State::Finished)
-        else {
-            return Ok(None);
-        };
-        loop {
-            match decoder.try_decode()? {
-                DecodeResult::NeedsData(ranges) => {
-                    self.note_row_groups(&ranges);
-                    let data = {
-                        let mut source = self.source.borrow_mut();
-                        let before = source.stats();
-                        let data = source.read(&ranges)?;
-                        let traffic = source.stats().since(before);
-                        self.stats.fetch.requests += traffic.requests;
-                        self.stats.fetch.bytes_fetched += traffic.bytes_fetched;
-                        data
-                    };
-                    decoder.push_ranges(ranges, data)?;
-                }
-                DecodeResult::Data(batch) if batch.num_rows() == 0 => {}
-                DecodeResult::Data(batch) => {
-                    self.state = State::Decoding(decoder);
-                    let batch = batch.project(&self.output_order)?;
-                    self.stats.rows_returned += batch.num_rows() as u64;
-                    return Ok(Some(batch));
-                }
-                DecodeResult::Finished => return Ok(None),
-            }
-        }
     }
 
     /// The next batch as an Arrow IPC stream.
@@ -230,64 +304,200 @@ impl BatchStream {
             .transpose()
     }
 
-    fn note_row_groups(&mut self, ranges: &[Range<u64>]) {
-        for range in ranges {
-            let group = self
-                .row_group_spans
-                .iter()
-                .position(|span| span.contains(&range.start));
-            if let Some(touched) = group.map(|g| &mut self.row_groups_touched[g]) {
-                self.stats.row_groups_scanned += u32::from(!*touched);
-                *touched = true;
+    /// The next batch, or `None` at the end. After an error the scan is over.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let result = self.advance();
+        if !matches!(result, Ok(Some(_))) {
+            self.finish();
+        }
+        result
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        self.pending.clear();
+        self.active.clear();
+    }
+
+    fn advance(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if self.finished || self.limit_left == Some(0) {
+                return Ok(None);
+            }
+            self.admit()?;
+            let Some(front) = self.active.front_mut() else {
+                return Ok(None);
+            };
+            if let Some(reader) = front.reader.as_mut() {
+                match reader.next() {
+                    Some(batch) => {
+                        let phases = front.phases;
+                        if let Some(batch) = self.finish_batch(phases, batch?)? {
+                            return Ok(Some(batch));
+                        }
+                    }
+                    None => front.reader = None,
+                }
+                continue;
+            }
+            if front.done {
+                self.active.pop_front();
+                continue;
+            }
+            for group in self.active.iter_mut() {
+                step(group)?;
+            }
+            let front = &self.active[0];
+            if front.reader.is_none() && !front.done {
+                self.fetch_wave()?;
             }
         }
     }
-}
 
-/// The indices of the output columns in file-schema order of the request.
-fn output_columns(schema: &Schema, columns: Option<&[String]>) -> Result<Vec<usize>> {
-    let indices: Vec<usize> = match columns {
-        None => (0..schema.fields().len()).collect(),
-        Some([]) => return Err(Error::InvalidArgument("the column list is empty".into())),
-        Some(names) => names
-            .iter()
-            .map(|name| find_column(schema, name))
-            .collect::<Result<_>>()?,
-    };
-    for (position, index) in indices.iter().enumerate() {
-        if indices[..position].contains(index) {
-            return Err(Error::InvalidArgument(format!(
-                "column {:?} is listed twice",
-                schema.field(*index).name()
-            )));
+    /// Admits pending row groups while the window and the byte budget allow
+    /// (always at least one when none is active).
+    fn admit(&mut self) -> Result<()> {
+        // A scan that starts small (a limit on filtered rows) admits a new
+        // window only once the last one is done, each twice the size.
+        let grows = self.window < MAX_ADMITTED_GROUPS;
+        if grows && !self.active.is_empty() {
+            return Ok(());
         }
-        let field = schema.field(*index);
-        if field.data_type().is_nested() {
-            return Err(Error::Unsupported(format!(
-                "column {:?} is nested ({}); nested columns are not supported yet",
-                field.name(),
-                field.data_type()
-            )));
+        let mut admitted_bytes: u64 = self.active.iter().map(|g| g.bytes).sum();
+        while self.active.len() < self.window {
+            let Some(plan) = self.pending.front() else {
+                break;
+            };
+            let bytes = self.factory.admitted_bytes(plan.group);
+            if !self.active.is_empty() && admitted_bytes + bytes > ADMITTED_BYTES {
+                break;
+            }
+            let plan = self.pending.pop_front().unwrap_or_else(|| unreachable!());
+            let phases = self.phases();
+            let limit = self.limit_left.map(|limit| limit + self.offset_left);
+            let decoder = self.factory.build(&plan, phases, limit, &self.counters)?;
+            admitted_bytes += bytes;
+            self.active.push_back(ActiveGroup {
+                decoder,
+                phases,
+                reader: None,
+                wants: None,
+                done: false,
+                fetched: false,
+                bytes,
+            });
+        }
+        if grows {
+            self.window = (self.window * 2).min(MAX_ADMITTED_GROUPS);
+        }
+        Ok(())
+    }
+
+    /// How the next admitted row group is filtered: as planned, unless the
+    /// filter has turned out to keep nearly every row.
+    fn phases(&self) -> Phases {
+        let planned = self.factory.initial_phases();
+        let unselective = self
+            .counters
+            .selectivity()
+            .is_some_and(|fraction| fraction >= LATE_MATERIALIZATION_CUTOFF);
+        if planned == Phases::Late && unselective {
+            Phases::Early
+        } else {
+            planned
         }
     }
-    Ok(indices)
+
+    /// Fetches what every waiting row group needs, in one wave.
+    fn fetch_wave(&mut self) -> Result<()> {
+        let mut ranges = Vec::new();
+        for group in self.active.iter() {
+            if let Some(wants) = &group.wants {
+                ranges.extend(wants.iter().cloned());
+            }
+        }
+        let mut data = {
+            let mut source = self.source.borrow_mut();
+            let before = source.stats();
+            let data = source.read(&ranges)?;
+            self.stats.fetch = self.stats.fetch.plus(source.stats().since(before));
+            data.into_iter()
+        };
+        for group in self.active.iter_mut() {
+            let Some(wants) = group.wants.take() else {
+                continue;
+            };
+            let bytes: Vec<_> = data.by_ref().take(wants.len()).collect();
+            if !group.fetched {
+                group.fetched = true;
+                self.stats.row_groups_scanned += 1;
+            }
+            group.decoder.push_ranges(wants, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Filters (one-phase groups), reorders and applies offset and limit.
+    fn finish_batch(&mut self, phases: Phases, batch: RecordBatch) -> Result<Option<RecordBatch>> {
+        let factory = &self.factory;
+        let batch = match (phases, &factory.predicate) {
+            (Phases::Early, Some(predicate)) => {
+                let selected = predicate.select(&batch)?;
+                self.counters.count(batch.num_rows(), selected.true_count());
+                let batch = arrow_select::filter::filter_record_batch(&batch, &selected)?;
+                let roots = union(&factory.output_roots, &factory.filter_roots);
+                let positions: Vec<usize> = factory
+                    .output_roots
+                    .iter()
+                    .map(|root| roots.binary_search(root).unwrap_or_default())
+                    .collect();
+                batch.project(&positions)?
+            }
+            _ => batch,
+        };
+        let mut batch = batch.project(&factory.output_order)?;
+        let skip = self.offset_left.min(batch.num_rows() as u64);
+        self.offset_left -= skip;
+        let mut rows = batch.num_rows() as u64 - skip;
+        if let Some(limit) = self.limit_left.as_mut() {
+            rows = rows.min(*limit);
+            *limit -= rows;
+        }
+        if skip > 0 || rows < batch.num_rows() as u64 {
+            batch = batch.slice(skip as usize, rows as usize);
+        }
+        if batch.num_rows() == 0 {
+            return Ok(None);
+        }
+        self.stats.rows_returned += batch.num_rows() as u64;
+        Ok(Some(batch))
+    }
+}
+
+/// Moves a row group's decoder on until it needs data, has its batches
+/// ready, or is done.
+fn step(group: &mut ActiveGroup) -> Result<()> {
+    if group.reader.is_some() || group.done || group.wants.is_some() {
+        return Ok(());
+    }
+    match group.decoder.try_next_reader()? {
+        DecodeResult::NeedsData(ranges) => group.wants = Some(ranges),
+        DecodeResult::Data(reader) => group.reader = Some(reader),
+        DecodeResult::Finished => group.done = true,
+    }
+    Ok(())
 }
 
 fn row_filter(
     mask: ProjectionMask,
-    predicate: BoundPredicate,
+    predicate: Arc<BoundPredicate>,
     counters: Arc<FilterCounters>,
 ) -> RowFilter {
     let evaluate = move |batch: RecordBatch| {
         let selected = predicate
             .select(&batch)
             .map_err(|error| ArrowError::ExternalError(Box::new(error)))?;
-        counters
-            .tested
-            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-        counters
-            .matched
-            .fetch_add(selected.true_count() as u64, Ordering::Relaxed);
+        counters.count(batch.num_rows(), selected.true_count());
         Ok(selected)
     };
     RowFilter::new(vec![Box::new(ArrowPredicateFn::new(mask, evaluate))])

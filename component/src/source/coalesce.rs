@@ -41,6 +41,35 @@ pub fn coalesce(wanted: &[Range<u64>], max_gap: u64) -> CoalescedRanges {
     CoalescedRanges { requests, covering }
 }
 
+/// Plans the requests of one wave: merges gaps of at most `max_gap` bytes,
+/// then, while there are more requests than `max_concurrency` (the extra ones
+/// would wait for a free slot, a round trip each per slot), also the
+/// smallest gaps that cost less to read than that wait: `wait_cost_bytes`,
+/// the bytes the network carries in a round trip divided by the slots.
+pub fn plan_wave(
+    wanted: &[Range<u64>],
+    max_gap: u64,
+    max_concurrency: usize,
+    wait_cost_bytes: u64,
+) -> CoalescedRanges {
+    let plan = coalesce(wanted, max_gap);
+    let excess = plan.requests.len().saturating_sub(max_concurrency.max(1));
+    if excess == 0 {
+        return plan;
+    }
+    let mut gaps: Vec<u64> = plan
+        .requests
+        .windows(2)
+        .map(|pair| pair[1].start - pair[0].end)
+        .collect();
+    gaps.sort_unstable();
+    let wider_gap = gaps[excess - 1].min(wait_cost_bytes);
+    if wider_gap <= max_gap {
+        return plan;
+    }
+    coalesce(wanted, wider_gap)
+}
+
 impl CoalescedRanges {
     /// Cuts the bodies of `requests` (in the same order) into the wanted ranges.
     pub fn slice(&self, wanted: &[Range<u64>], bodies: &[Bytes]) -> Vec<Bytes> {
@@ -60,6 +89,26 @@ impl CoalescedRanges {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wave_merges_more_only_when_requests_would_wait() {
+        let wanted = [0..10, 20..30, 100..110, 1000..1010];
+        // Enough slots: only gaps up to `max_gap` are read through.
+        assert_eq!(
+            plan_wave(&wanted, 10, 4, 500).requests,
+            [0..30, 100..110, 1000..1010]
+        );
+        // Two slots: the smallest gap that is cheaper than waiting goes too.
+        assert_eq!(
+            plan_wave(&wanted, 10, 2, 500).requests,
+            [0..110, 1000..1010]
+        );
+        // A gap dearer than waiting is never read.
+        assert_eq!(
+            plan_wave(&wanted, 10, 1, 500).requests,
+            [0..110, 1000..1010]
+        );
+    }
 
     /// A tiny deterministic generator so the randomized test needs no crate.
     fn next(seed: &mut u64) -> u64 {

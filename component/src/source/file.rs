@@ -65,7 +65,10 @@ impl Transport for FileTransport {
         Ok(Opened {
             size,
             validator: None,
+            bytes: tail.len() as u64,
             tail,
+            path: super::OpenPath::LocalFile,
+            requests: 1,
         })
     }
 

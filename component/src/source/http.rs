@@ -4,7 +4,7 @@
 //! single `wasi:io/poll.poll` over every pending response and body, so a wave
 //! of N ranges costs one round trip, not N.
 
-use super::{Opened, Transport};
+use super::{OpenPath, Opened, Transport};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use std::ops::Range;
@@ -127,6 +127,84 @@ impl HttpTransport {
             .map_err(|()| invalid("path"))?;
         outgoing_handler::handle(request, Some(timeouts()))
             .map_err(|code| self.network_error(&code))
+    }
+
+    /// An open whose response was the whole file.
+    fn whole_file(&mut self, response: Response, requests: u64, earlier_bytes: u64) -> Opened {
+        let size = response.body.len() as u64;
+        self.size = Some(size);
+        Opened {
+            size,
+            validator: response.validator,
+            tail: Bytes::from(response.body),
+            path: OpenPath::WholeFile,
+            requests,
+            bytes: earlier_bytes + size,
+        }
+    }
+
+    /// Opens with a `bytes=0-0` probe for the size, then reads the tail.
+    fn probe_then_read_tail(
+        &mut self,
+        tail_bytes: u64,
+        first: Response,
+        spent: u64,
+    ) -> Result<Opened> {
+        let probe = WantedBytes::Span(0..1);
+        let response = self.execute(std::slice::from_ref(&probe), 1)?.remove(0);
+        let content_range = response
+            .content_range
+            .as_deref()
+            .and_then(parse_content_range);
+        match (response.status, content_range) {
+            (206, Some((Some(std::ops::Range { start: 0, end: 1 }), total))) => {
+                let spent = spent + response.body.len() as u64;
+                let validator = response.validator.or(first.validator);
+                self.read_tail(
+                    total,
+                    tail_bytes,
+                    validator,
+                    OpenPath::RangeAfterProbe,
+                    (2, spent),
+                )
+            }
+            (200, _) => Ok(self.whole_file(response, 2, spent)),
+            (status, _) if !(200..300).contains(&status) => Err(self.status_error(status)),
+            _ => Err(Error::Protocol(format!(
+                "{} answered a range request (status {}) without a usable Content-Range \
+                 ({:?}), so the file's size cannot be learned",
+                self.url, first.status, first.content_range
+            ))),
+        }
+    }
+
+    /// Reads the last `tail_bytes` of a file of known `size` as an ordinary
+    /// range, after `earlier` (requests, bytes) spent learning the size.
+    fn read_tail(
+        &mut self,
+        size: u64,
+        tail_bytes: u64,
+        validator: Option<String>,
+        path: OpenPath,
+        earlier: (u64, u64),
+    ) -> Result<Opened> {
+        self.size = Some(size);
+        let start = size.saturating_sub(tail_bytes);
+        let (requests, bytes) = earlier;
+        let tail = if start < size {
+            self.fetch(std::slice::from_ref(&(start..size)), 1)?
+                .remove(0)
+        } else {
+            Bytes::new()
+        };
+        Ok(Opened {
+            size,
+            validator,
+            requests: requests + u64::from(start < size),
+            bytes: bytes + tail.len() as u64,
+            tail,
+            path,
+        })
     }
 
     fn network_error(&self, code: &ErrorCode) -> Error {
@@ -306,9 +384,13 @@ impl Transport for HttpTransport {
         // A zero-length suffix is not a valid range: ask for one byte instead.
         let wanted = WantedBytes::Suffix(tail_bytes.max(1));
         let response = self.execute(std::slice::from_ref(&wanted), 1)?.remove(0);
-        let content_range = response.content_range.as_deref().map(parse_content_range);
-        let (size, body) = match (response.status, content_range) {
-            (206, Some(Some((Some(span), total)))) if span.end == total => {
+        let content_range = response
+            .content_range
+            .as_deref()
+            .and_then(parse_content_range);
+        let spent = response.body.len() as u64;
+        match (response.status, content_range) {
+            (206, Some((Some(span), total))) if span.end == total => {
                 if response.body.len() as u64 != span.end - span.start {
                     return Err(Error::Protocol(format!(
                         "{} sent {} bytes for the range {}-{}",
@@ -318,34 +400,45 @@ impl Transport for HttpTransport {
                         span.end - 1
                     )));
                 }
-                (total, response.body)
+                self.size = Some(total);
+                let keep_from = response.body.len().saturating_sub(tail_bytes as usize);
+                Ok(Opened {
+                    size: total,
+                    validator: response.validator,
+                    tail: Bytes::from(response.body).slice(keep_from..),
+                    path: OpenPath::SuffixRange,
+                    requests: 1,
+                    bytes: spent,
+                })
             }
-            (206, _) => {
-                return Err(Error::Protocol(format!(
-                    "{} answered a suffix range with a missing or wrong Content-Range: {:?}",
-                    self.url, response.content_range
-                )));
-            }
-            // The server ignored Range and sent the whole file.
-            (200, _) => (response.body.len() as u64, response.body),
+            // The server ignored Range and sent the whole file: keep all of
+            // it, so every later read is served from memory.
+            (200, _) => Ok(self.whole_file(response, 1, 0)),
             // An empty file has no satisfiable range.
-            (416, Some(Some((None, 0)))) => (0, Vec::new()),
-            (status, _) => return Err(self.status_error(status)),
-        };
-        self.size = Some(size);
-        // A server that ignored Range sent the whole file: keep all of it, so
-        // every later read is served from memory instead of failing.
-        let keep_from = if response.status == 200 {
-            0
-        } else {
-            body.len().saturating_sub(tail_bytes as usize)
-        };
-        let tail = Bytes::from(body).slice(keep_from..);
-        Ok(Opened {
-            size,
-            validator: response.validator,
-            tail,
-        })
+            (416, Some((None, 0))) => {
+                self.size = Some(0);
+                Ok(Opened {
+                    size: 0,
+                    validator: response.validator,
+                    tail: Bytes::new(),
+                    path: OpenPath::SuffixRange,
+                    requests: 1,
+                    bytes: spent,
+                })
+            }
+            // Suffix ranges refused, but the size is known.
+            (416, Some((None, total))) => self.read_tail(
+                total,
+                tail_bytes,
+                response.validator,
+                OpenPath::RangeAfter416,
+                (1, spent),
+            ),
+            // Suffix ranges refused, or answered without a usable
+            // Content-Range: learn the size from a one-byte range.
+            (416 | 206, _) => self.probe_then_read_tail(tail_bytes, response, spent),
+            (status, _) => Err(self.status_error(status)),
+        }
     }
 
     fn fetch(&mut self, ranges: &[Range<u64>], max_concurrency: usize) -> Result<Vec<Bytes>> {

@@ -22,10 +22,14 @@ impl Transport for MemoryTransport {
     fn open(&mut self, tail_bytes: u64) -> Result<Opened> {
         let size = self.data.len() as u64;
         let tail_start = size.saturating_sub(tail_bytes) as usize;
+        let tail = self.data.slice(tail_start..);
         Ok(Opened {
             size,
             validator: None,
-            tail: self.data.slice(tail_start..),
+            bytes: tail.len() as u64,
+            tail,
+            path: super::OpenPath::SuffixRange,
+            requests: 1,
         })
     }
 

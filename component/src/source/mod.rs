@@ -12,10 +12,40 @@ mod http;
 mod memory;
 mod remote;
 
-pub use coalesce::{CoalescedRanges, coalesce};
+pub use coalesce::{CoalescedRanges, coalesce, plan_wave};
 pub use file::FileTransport;
 pub use memory::MemoryTransport;
 pub use remote::{FetchOptions, FetchStats, RemoteFile};
+
+/// How a file's size and tail were learned when it was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenPath {
+    /// One suffix range (`bytes=-N`) answered with its `Content-Range`.
+    SuffixRange,
+    /// The server ignored `Range` and sent the whole file.
+    WholeFile,
+    /// The server refused the suffix range (416) but gave the size; the
+    /// tail was then read as an ordinary range.
+    RangeAfter416,
+    /// The server's answer did not give the size; a `bytes=0-0` probe did,
+    /// and the tail was then read as an ordinary range.
+    RangeAfterProbe,
+    /// A local file: its size from the file system, its tail in one read.
+    LocalFile,
+}
+
+impl OpenPath {
+    /// The path's name in stats: `suffix-range`, `whole-file`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            OpenPath::SuffixRange => "suffix-range",
+            OpenPath::WholeFile => "whole-file",
+            OpenPath::RangeAfter416 => "range-after-416",
+            OpenPath::RangeAfterProbe => "range-after-probe",
+            OpenPath::LocalFile => "local-file",
+        }
+    }
+}
 
 use crate::error::{Error, Result};
 use bytes::Bytes;
@@ -31,6 +61,12 @@ pub struct Opened {
     /// The last bytes of the file: as many as asked for, or the whole file
     /// when it is smaller or the server sent all of it.
     pub tail: Bytes,
+    /// How the size and tail were learned.
+    pub path: OpenPath,
+    /// Requests the open took, one after the other.
+    pub requests: u64,
+    /// Body bytes received by the open (the tail, and any probe).
+    pub bytes: u64,
 }
 
 /// Performs the reads of one file. Callers pass ranges that lie inside the

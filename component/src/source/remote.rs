@@ -1,7 +1,7 @@
 //! An opened file: fixed size, a cached tail, bounds-checked coalesced reads
 //! and traffic counters.
 
-use super::{Transport, coalesce};
+use super::{OpenPath, Transport, plan_wave};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use std::ops::Range;
@@ -18,11 +18,17 @@ pub struct FetchOptions {
 }
 
 impl FetchOptions {
-    /// Default bytes read at open: enough for the footer of most files.
-    pub const DEFAULT_TAIL_BYTES: u64 = 64 * 1024;
-    /// Default gap read through rather than split: below this, an extra round
-    /// trip costs more than the bytes on any network slower than a LAN.
-    pub const DEFAULT_COALESCE_GAP: u64 = 64 * 1024;
+    /// Default bytes read at open: enough for the footer and page index of
+    /// most files, so that planning a scan needs no second round trip.
+    pub const DEFAULT_TAIL_BYTES: u64 = 256 * 1024;
+    /// Default gap read through rather than split: about what the headers
+    /// of one more request cost. Wider gaps are read through only when a
+    /// wave has more requests than slots (see [`FetchOptions::wait_cost_bytes`]).
+    pub const DEFAULT_COALESCE_GAP: u64 = 4 * 1024;
+    /// Round trip assumed by the cost model that weighs bytes against waits.
+    pub const ASSUMED_ROUND_TRIP_MS: u64 = 50;
+    /// Bandwidth assumed by the cost model (100 Mbit/s).
+    pub const ASSUMED_BYTES_PER_SECOND: u64 = 12_500_000;
     /// Default requests in flight: browsers allow 6 per host on HTTP/1.1 and
     /// ~100 streams on HTTP/2; 32 keeps servers friendly and pipes full.
     pub const DEFAULT_MAX_CONCURRENCY: usize = 32;
@@ -30,6 +36,17 @@ impl FetchOptions {
     pub const MAX_TAIL_BYTES: u64 = 64 * 1024 * 1024;
     /// Most requests in flight that a caller may ask for.
     pub const MAX_CONCURRENCY: usize = 256;
+}
+
+impl FetchOptions {
+    /// What a request that must wait for a free slot costs, in bytes that
+    /// could be read in that time: one round trip's worth of bandwidth,
+    /// shared by the slots.
+    pub fn wait_cost_bytes(&self) -> u64 {
+        Self::ASSUMED_BYTES_PER_SECOND * Self::ASSUMED_ROUND_TRIP_MS
+            / 1000
+            / self.max_concurrency.max(1) as u64
+    }
 }
 
 impl Default for FetchOptions {
@@ -49,6 +66,8 @@ pub struct FetchStats {
     pub requests: u64,
     /// Bytes received.
     pub bytes_fetched: u64,
+    /// Waves of requests, each sent only after the previous one ended.
+    pub round_trips: u64,
 }
 
 impl FetchStats {
@@ -57,6 +76,16 @@ impl FetchStats {
         FetchStats {
             requests: self.requests - earlier.requests,
             bytes_fetched: self.bytes_fetched - earlier.bytes_fetched,
+            round_trips: self.round_trips - earlier.round_trips,
+        }
+    }
+
+    /// Both traffics together.
+    pub fn plus(self, other: FetchStats) -> FetchStats {
+        FetchStats {
+            requests: self.requests + other.requests,
+            bytes_fetched: self.bytes_fetched + other.bytes_fetched,
+            round_trips: self.round_trips + other.round_trips,
         }
     }
 }
@@ -70,6 +99,7 @@ pub struct RemoteFile {
     tail: Bytes,
     options: FetchOptions,
     stats: FetchStats,
+    open_path: OpenPath,
 }
 
 impl std::fmt::Debug for RemoteFile {
@@ -106,8 +136,9 @@ impl RemoteFile {
         }
         let opened = transport.open(options.tail_bytes)?;
         let stats = FetchStats {
-            requests: 1,
-            bytes_fetched: opened.tail.len() as u64,
+            requests: opened.requests,
+            bytes_fetched: opened.bytes,
+            round_trips: opened.requests,
         };
         Ok(Self {
             url: url.to_owned(),
@@ -117,7 +148,13 @@ impl RemoteFile {
             tail: opened.tail,
             options,
             stats,
+            open_path: opened.path,
         })
+    }
+
+    /// How the open learned the size and tail.
+    pub fn open_path(&self) -> OpenPath {
+        self.open_path
     }
 
     /// The URL the file was opened with.
@@ -133,6 +170,17 @@ impl RemoteFile {
     /// The server's validator, if it sent one.
     pub fn validator(&self) -> Option<&str> {
         self.validator.as_deref()
+    }
+
+    /// How reads are planned.
+    pub fn options(&self) -> FetchOptions {
+        self.options
+    }
+
+    /// Whether reading `range` costs nothing: it lies in the tail read at
+    /// open.
+    pub fn is_cached(&self, range: &Range<u64>) -> bool {
+        range.is_empty() || range.start >= self.tail_start()
     }
 
     /// Traffic since open.
@@ -158,11 +206,17 @@ impl RemoteFile {
             .filter(|r| r.start < tail_start && !r.is_empty())
             .cloned()
             .collect();
-        let plan = coalesce(&missing, self.options.coalesce_gap);
+        let plan = plan_wave(
+            &missing,
+            self.options.coalesce_gap,
+            self.options.max_concurrency,
+            self.options.wait_cost_bytes(),
+        );
         let bodies = self
             .transport
             .fetch(&plan.requests, self.options.max_concurrency)?;
         self.stats.requests += plan.requests.len() as u64;
+        self.stats.round_trips += u64::from(!plan.requests.is_empty());
         self.stats.bytes_fetched += bodies.iter().map(|b| b.len() as u64).sum::<u64>();
         let mut fetched = plan.slice(&missing, &bodies).into_iter();
         Ok(ranges
@@ -209,7 +263,8 @@ mod tests {
             file.stats(),
             FetchStats {
                 requests: 1,
-                bytes_fetched: 100
+                bytes_fetched: 100,
+                round_trips: 1,
             }
         );
         let got = file.read(&[950..1000, 900..910]).unwrap();
@@ -231,7 +286,8 @@ mod tests {
             file.stats(),
             FetchStats {
                 requests: 3,
-                bytes_fetched: 10 + 12 + 20
+                bytes_fetched: 10 + 12 + 20,
+                round_trips: 2,
             }
         );
     }

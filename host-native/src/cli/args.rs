@@ -60,6 +60,11 @@ pub struct ScanArgs {
     /// Print scan statistics as one JSON object on the last line of stderr.
     #[arg(long)]
     pub stats: bool,
+    /// Print the plan (row groups and pages kept or pruned, the requests of
+    /// each wave) instead of rows; reads no data pages. With `--format json`,
+    /// as one JSON object.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// Output formats.

@@ -2,6 +2,7 @@
 //! outcome into an exit status (in one place, [`exit_code`]).
 
 pub mod args;
+mod explain;
 mod info;
 mod output;
 mod scan;

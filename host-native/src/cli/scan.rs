@@ -1,10 +1,12 @@
 //! `quiver scan`: run a scan and write its batches in the chosen format.
 
 use super::args::{Format, ScanArgs};
+use super::explain;
 use super::output::BatchWriter;
 use super::sink::Sink;
 use super::{Failure, session_for};
-use quiver_host::bindings::scan::{RowFilter, ScanRequest, ScanStats};
+use quiver_host::bindings::range_fetch::FetchStats;
+use quiver_host::bindings::scan::{OpenPath, OpenStats, RowFilter, ScanRequest, ScanStats};
 use quiver_host::client::default_open_options;
 use quiver_host::source::Source;
 use serde_json::json;
@@ -31,6 +33,12 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         limit: args.limit,
         batch_size: None,
     };
+    if args.explain {
+        let plan = session.explain(&file, request).await??;
+        let open = session.open_stats(&file).await?;
+        let mut out = std::io::stdout().lock();
+        return explain::print(&mut out, &source.url, &plan, &open, format == Format::Json);
+    }
     let stream = session.scan(&file, request).await??;
     let sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::fs::File::create(path).map_err(|e| {
@@ -56,12 +64,8 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
     if args.stats {
         let scan_stats = session.scan_stats(&stream).await?;
         let traffic = session.fetch_stats(&file).await?;
-        let line = stats_json(
-            &scan_stats,
-            traffic.requests,
-            traffic.bytes_fetched,
-            started,
-        );
+        let open = session.open_stats(&file).await?;
+        let line = stats_json(&scan_stats, &traffic, &open, started);
         eprintln!("{line}");
     }
     session.close_stream(stream).await?;
@@ -69,19 +73,34 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The `--stats` line. Requests and bytes cover the whole command: the open
-/// (footer) and the scan.
+/// The `--stats` line. Requests, bytes and round trips cover the whole
+/// command: the open (footer) and the scan (page index and data).
 fn stats_json(
     stats: &ScanStats,
-    requests: u64,
-    bytes_fetched: u64,
+    traffic: &FetchStats,
+    open: &OpenStats,
     started: Instant,
 ) -> serde_json::Value {
+    let open_path = match open.path {
+        OpenPath::SuffixRange => "suffix-range",
+        OpenPath::WholeFile => "whole-file",
+        OpenPath::RangeAfter416 => "range-after-416",
+        OpenPath::RangeAfterProbe => "range-after-probe",
+        OpenPath::LocalFile => "local-file",
+    };
     json!({
-        "requests": requests,
-        "bytes_fetched": bytes_fetched,
+        "requests": traffic.requests,
+        "bytes_fetched": traffic.bytes_fetched,
+        "round_trips": traffic.round_trips,
+        "open_path": open_path,
+        "open_requests": open.fetch.requests,
+        "bytes_footer": open.fetch.bytes_fetched,
+        "bytes_index": stats.index.bytes_fetched,
+        "bytes_data": stats.fetch.bytes_fetched - stats.index.bytes_fetched,
         "row_groups": stats.row_groups,
+        "row_groups_pruned": stats.row_groups_pruned,
         "row_groups_scanned": stats.row_groups_scanned,
+        "pages_pruned": stats.pages_pruned,
         "rows_scanned": stats.rows_scanned,
         "rows_matched": stats.rows_matched,
         "rows_returned": stats.rows_returned,

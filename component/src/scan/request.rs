@@ -1,0 +1,207 @@
+//! Starting a scan: checking the request against the schema, loading the
+//! page index it needs, planning, and building the stream.
+
+use super::plan::{IndexNeeds, ScanPlan, apply_offset_limit, leaf_of, load_page_index, plan};
+use super::stream::{BatchStream, DecoderFactory, ScanStats};
+use super::{SharedFile, arrow_metadata};
+use crate::columns::find_column;
+use crate::error::{Error, Result};
+use crate::filter::{BoundPredicate, Expr, bind};
+use arrow_schema::Schema;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+use std::sync::Arc;
+
+/// What to read (the WIT `scan-request` with defaults filled in).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanRequest {
+    /// Columns to return in this order; `None` for all, empty for none (the
+    /// batches then only count rows).
+    pub columns: Option<Vec<String>>,
+    /// Rows to keep; `None` for all.
+    pub filter: Option<Expr>,
+    /// Matching rows to skip first.
+    pub offset: u64,
+    /// Most rows to return.
+    pub limit: Option<u64>,
+    /// Most rows per batch; `None` for the default.
+    pub batch_size: Option<u32>,
+}
+
+impl ScanRequest {
+    /// Rows per batch when the request names none.
+    pub const DEFAULT_BATCH_SIZE: u32 = 8192;
+    /// Largest batch a caller may ask for: bounds the memory of one batch.
+    pub const MAX_BATCH_SIZE: u32 = 1 << 20;
+}
+
+/// A checked request with its plan, before the stream starts.
+pub(super) struct Prepared {
+    pub plan: ScanPlan,
+    pub factory: DecoderFactory,
+    pub schema: Arc<Schema>,
+    pub stats: ScanStats,
+}
+
+/// Checks `request`, loads the page index entries it needs (usually from the
+/// tail read at open, else in one wave) and plans the scan.
+pub(super) fn prepare(
+    source: &SharedFile,
+    metadata: &ArrowReaderMetadata,
+    request: &ScanRequest,
+) -> Result<Prepared> {
+    let file_schema = Arc::clone(metadata.schema());
+    let batch_size = request
+        .batch_size
+        .unwrap_or(ScanRequest::DEFAULT_BATCH_SIZE);
+    if batch_size == 0 || batch_size > ScanRequest::MAX_BATCH_SIZE {
+        return Err(Error::InvalidArgument(format!(
+            "batch size must be between 1 and {}, not {batch_size}",
+            ScanRequest::MAX_BATCH_SIZE
+        )));
+    }
+    let requested = output_columns(&file_schema, request.columns.as_deref())?;
+    let mut output_roots = requested.clone();
+    output_roots.sort_unstable();
+    let output_order = requested
+        .iter()
+        .map(|index| output_roots.binary_search(index).unwrap_or_default())
+        .collect();
+    let schema = Arc::new(file_schema.project(&requested)?);
+
+    let predicate: Option<Arc<BoundPredicate>> = request
+        .filter
+        .as_ref()
+        .map(|filter| bind(filter, &file_schema).map(Arc::new))
+        .transpose()?;
+    let mut filter_roots: Vec<usize> = match &predicate {
+        Some(predicate) => predicate
+            .columns()
+            .iter()
+            .map(|name| file_schema.index_of(name))
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    filter_roots.sort_unstable();
+
+    let parquet_metadata = metadata.metadata();
+    let leaves = |roots: &[usize]| -> Vec<usize> {
+        roots
+            .iter()
+            .filter_map(|&root| leaf_of(parquet_metadata, file_schema.field(root).name()))
+            .collect()
+    };
+    let mut read_leaves = leaves(&output_roots);
+    read_leaves.extend(leaves(&filter_roots));
+    read_leaves.sort_unstable();
+    read_leaves.dedup();
+    // Page locations pay only when some rows will be skipped: with a filter,
+    // or an offset or limit.
+    let skips_rows = predicate.is_some() || request.offset > 0 || request.limit.is_some();
+    let needs = IndexNeeds {
+        column_index: leaves(&filter_roots),
+        offset_index: if skips_rows {
+            read_leaves.clone()
+        } else {
+            Vec::new()
+        },
+    };
+    let all_groups: Vec<usize> = (0..parquet_metadata.num_row_groups()).collect();
+    let (page_index, index_traffic) = {
+        let mut remote = source.borrow_mut();
+        let before = remote.stats();
+        let page_index = load_page_index(&mut remote, parquet_metadata, &all_groups, &needs)?;
+        (page_index, remote.stats().since(before))
+    };
+    let mut scan_plan = plan(
+        parquet_metadata,
+        page_index.as_ref(),
+        &file_schema,
+        predicate.as_deref(),
+        &read_leaves,
+    )?;
+    if predicate.is_none() {
+        apply_offset_limit(
+            &mut scan_plan,
+            parquet_metadata,
+            request.offset,
+            request.limit,
+        );
+    }
+    let metadata = match page_index {
+        Some(page_index) => arrow_metadata(Arc::new(
+            parquet_metadata
+                .as_ref()
+                .clone()
+                .into_builder()
+                .set_page_index(Some(Arc::new(page_index)))
+                .build(),
+        ))?,
+        None => metadata.clone(),
+    };
+    Ok(Prepared {
+        plan: scan_plan,
+        factory: DecoderFactory {
+            metadata,
+            output_roots,
+            filter_roots,
+            predicate,
+            batch_size: batch_size as usize,
+            output_order,
+        },
+        schema,
+        stats: ScanStats {
+            row_groups: parquet_metadata.num_row_groups() as u32,
+            fetch: index_traffic,
+            index: index_traffic,
+            ..ScanStats::default()
+        },
+    })
+}
+
+impl BatchStream {
+    /// Starts the scan `request` of the file behind `source`.
+    pub(super) fn start(
+        source: SharedFile,
+        metadata: &ArrowReaderMetadata,
+        request: &ScanRequest,
+    ) -> Result<Self> {
+        let prepared = prepare(&source, metadata, request)?;
+        Ok(BatchStream::new(
+            source,
+            prepared.factory,
+            prepared.schema,
+            prepared.plan,
+            request.offset,
+            request.limit,
+            prepared.stats,
+        ))
+    }
+}
+
+/// The indices of the output columns, in the order requested.
+fn output_columns(schema: &Schema, columns: Option<&[String]>) -> Result<Vec<usize>> {
+    let indices: Vec<usize> = match columns {
+        None => (0..schema.fields().len()).collect(),
+        Some(names) => names
+            .iter()
+            .map(|name| find_column(schema, name))
+            .collect::<Result<_>>()?,
+    };
+    for (position, index) in indices.iter().enumerate() {
+        if indices[..position].contains(index) {
+            return Err(Error::InvalidArgument(format!(
+                "column {:?} is listed twice",
+                schema.field(*index).name()
+            )));
+        }
+        let field = schema.field(*index);
+        if field.data_type().is_nested() {
+            return Err(Error::Unsupported(format!(
+                "column {:?} is nested ({}); nested columns are not supported yet",
+                field.name(),
+                field.data_type()
+            )));
+        }
+    }
+    Ok(indices)
+}

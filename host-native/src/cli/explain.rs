@@ -1,0 +1,156 @@
+//! `quiver scan --explain`: the plan of a scan, without reading data pages.
+
+use super::Failure;
+use quiver_host::bindings::quiver::engine::types::ByteRange;
+use quiver_host::bindings::scan::{OpenStats, RowGroupVerdict, ScanPlan};
+use serde_json::json;
+use std::io::Write;
+
+/// Prints `plan` as text, or as one JSON object.
+pub fn print(
+    out: &mut impl Write,
+    url: &str,
+    plan: &ScanPlan,
+    open: &OpenStats,
+    as_json: bool,
+) -> Result<(), Failure> {
+    if as_json {
+        writeln!(out, "{}", to_json(url, plan, open))?;
+    } else {
+        write_text(out, url, plan, open)?;
+    }
+    Ok(())
+}
+
+fn verdict_name(verdict: RowGroupVerdict) -> &'static str {
+    match verdict {
+        RowGroupVerdict::Read => "read",
+        RowGroupVerdict::PrunedByStatistics => "pruned by statistics",
+        RowGroupVerdict::PrunedByPageIndex => "pruned by page index",
+        RowGroupVerdict::Skipped => "skipped (offset/limit)",
+    }
+}
+
+fn total(ranges: &[ByteRange]) -> u64 {
+    ranges.iter().map(|range| range.length).sum()
+}
+
+fn to_json(url: &str, plan: &ScanPlan, open: &OpenStats) -> serde_json::Value {
+    let ranges = |ranges: &[ByteRange]| {
+        ranges
+            .iter()
+            .map(|r| json!([r.offset, r.offset + r.length]))
+            .collect::<Vec<_>>()
+    };
+    json!({
+        "url": url,
+        "file_size": plan.file_size,
+        "late_materialization": plan.late_materialization,
+        "row_groups": plan.row_groups.iter().map(|g| json!({
+            "num_rows": g.num_rows,
+            "verdict": verdict_name(g.verdict),
+            "rows_selected": g.rows_selected,
+            "pages_pruned": g.pages_pruned,
+        })).collect::<Vec<_>>(),
+        "bytes_footer": open.fetch.bytes_fetched,
+        "bytes_index": plan.index.bytes_fetched,
+        "first_phase": ranges(&plan.first_phase),
+        "second_phase": ranges(&plan.second_phase),
+        "estimated_bytes": open.fetch.bytes_fetched + plan.index.bytes_fetched
+            + total(&plan.first_phase) + total(&plan.second_phase),
+    })
+}
+
+fn write_text(
+    out: &mut impl Write,
+    url: &str,
+    plan: &ScanPlan,
+    open: &OpenStats,
+) -> std::io::Result<()> {
+    let count = |verdict: RowGroupVerdict| {
+        plan.row_groups
+            .iter()
+            .filter(|g| g.verdict == verdict)
+            .count()
+    };
+    writeln!(out, "plan for {url} ({} bytes)", plan.file_size)?;
+    writeln!(
+        out,
+        "row groups: {} read, {} pruned by statistics, {} pruned by page index, {} skipped",
+        count(RowGroupVerdict::Read),
+        count(RowGroupVerdict::PrunedByStatistics),
+        count(RowGroupVerdict::PrunedByPageIndex),
+        count(RowGroupVerdict::Skipped),
+    )?;
+    let mut groups = comfy_table::Table::new();
+    groups.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    groups.set_header(["#", "rows", "verdict", "rows to read", "pages pruned"]);
+    for (index, g) in plan.row_groups.iter().enumerate() {
+        groups.add_row([
+            index.to_string(),
+            g.num_rows.to_string(),
+            verdict_name(g.verdict).to_string(),
+            g.rows_selected.to_string(),
+            g.pages_pruned.to_string(),
+        ]);
+    }
+    writeln!(out, "{groups}")?;
+    writeln!(
+        out,
+        "wave 1 (open): {} request(s), {} bytes: footer{}",
+        open.fetch.requests,
+        open.fetch.bytes_fetched,
+        if plan.index.requests == 0 {
+            " and the page index it needs"
+        } else {
+            ""
+        }
+    )?;
+    let mut wave = 2;
+    if plan.index.requests > 0 {
+        writeln!(
+            out,
+            "wave {wave} (page index): {} request(s), {} bytes",
+            plan.index.requests, plan.index.bytes_fetched
+        )?;
+        wave += 1;
+    }
+    let phase = |out: &mut dyn Write, wave: u32, what: &str, ranges: &[ByteRange]| {
+        writeln!(
+            out,
+            "wave {wave} ({what}): {} request(s), {} bytes",
+            ranges.len(),
+            total(ranges)
+        )?;
+        for range in ranges {
+            writeln!(
+                out,
+                "  bytes {}-{}",
+                range.offset,
+                range.offset + range.length.max(1) - 1
+            )?;
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    if plan.late_materialization {
+        phase(out, wave, "filter columns", &plan.first_phase)?;
+        phase(
+            out,
+            wave + 1,
+            "other columns where rows match; at most",
+            &plan.second_phase,
+        )?;
+    } else {
+        phase(out, wave, "all columns, one phase", &plan.first_phase)?;
+    }
+    let estimate = open.fetch.bytes_fetched
+        + plan.index.bytes_fetched
+        + total(&plan.first_phase)
+        + total(&plan.second_phase);
+    writeln!(
+        out,
+        "at most {estimate} bytes of {} ({:.1}% of the file)",
+        plan.file_size,
+        100.0 * estimate as f64 / plan.file_size.max(1) as f64
+    )
+}
