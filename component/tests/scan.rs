@@ -350,3 +350,56 @@ fn counting_scans_read_no_pages() {
     assert_eq!(rows, 10);
     assert_eq!(stats.rows_scanned, 10);
 }
+
+#[test]
+fn bloom_filters_prune_row_groups_that_statistics_cannot() {
+    let numbers: Vec<i64> = (0..1000).collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int64Array::from(numbers.clone()))),
+        (
+            "name",
+            Arc::new(StringArray::from_iter_values(
+                numbers.iter().map(|i| format!("n{i}")),
+            )),
+        ),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let properties = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(100))
+        .set_bloom_filter_enabled(true)
+        .build();
+    let mut buffer = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buffer, batch.schema(), Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let file = open(Bytes::from(buffer)).unwrap();
+    // "n5555" lies inside the string range of several row groups ("n0".."n99",
+    // "n500".."n599", …): only the bloom filters rule it out.
+    let scan = |clause: &str| {
+        collect(
+            &file,
+            ScanRequest {
+                columns: Some(vec!["id".into()]),
+                filter: Some(parse_where(clause).unwrap()),
+                ..ScanRequest::default()
+            },
+        )
+    };
+    let (batches, stats) = scan("name = 'n5555'");
+    assert!(ids(&batches, "id").is_empty());
+    assert_eq!(stats.row_groups_pruned, 10, "{stats:?}");
+    assert_eq!(stats.row_groups_scanned, 0);
+    let (batches, stats) = scan("name IN ('n5555', 'n42') OR id = 999");
+    assert_eq!(ids(&batches, "id"), [Some(42), Some(999)]);
+    assert_eq!(stats.row_groups_scanned, 2, "{stats:?}");
+    let explanation = file
+        .explain(&ScanRequest {
+            filter: Some(parse_where("name = 'n5555'").unwrap()),
+            ..ScanRequest::default()
+        })
+        .unwrap();
+    assert!(explanation.groups.iter().all(|group| group.verdict
+        == quiver_engine::scan::Verdict::Pruned(quiver_engine::scan::PrunedBy::BloomFilter)
+        || group.verdict
+            == quiver_engine::scan::Verdict::Pruned(quiver_engine::scan::PrunedBy::Statistics)));
+}

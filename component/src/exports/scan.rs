@@ -84,6 +84,9 @@ impl GuestParquetFile for ParquetFileResource {
                             RowGroupVerdict::PrunedByStatistics
                         }
                         Verdict::Pruned(PrunedBy::PageIndex) => RowGroupVerdict::PrunedByPageIndex,
+                        Verdict::Pruned(PrunedBy::BloomFilter) => {
+                            RowGroupVerdict::PrunedByBloomFilter
+                        }
                         Verdict::Skipped => RowGroupVerdict::Skipped,
                     },
                     rows_selected: group.rows_selected,

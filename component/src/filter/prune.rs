@@ -47,6 +47,13 @@ pub trait ContainerStats {
     fn containers(&self) -> usize;
     /// The bounds of a column, if any are known.
     fn column(&self, name: &str) -> Option<&ColumnBounds>;
+
+    /// For each container, whether the column may hold `value` (a one-element
+    /// array of the comparison type), where a set-membership structure such
+    /// as a bloom filter knows; `None` where nothing is known.
+    fn may_contain(&self, _name: &str, _value: &ArrayRef) -> Option<Vec<bool>> {
+        None
+    }
 }
 
 /// The two verdicts of a node, one entry per container.
@@ -212,8 +219,16 @@ fn compare(
     stats: &dyn ContainerStats,
 ) -> Result<Verdicts> {
     let n = stats.containers();
+    let membership = match (op, column_name(column)) {
+        (CompareOp::Eq, Some(name)) => stats.may_contain(name, value),
+        _ => None,
+    };
     let Some(bounds) = bounds(column, stats) else {
-        return Ok(Verdicts::uniform(n, true, true));
+        let mut verdicts = Verdicts::uniform(n, true, true);
+        if let Some(membership) = membership {
+            verdicts.may_be_true = membership;
+        }
+        return Ok(verdicts);
     };
     let Operand::Column {
         cast,
@@ -269,10 +284,40 @@ fn compare(
             }
         }
     }
+    if let Some(membership) = membership {
+        may_be_true = and(&may_be_true, &membership);
+    }
     Ok(Verdicts {
         may_be_true: and(&may_be_true, &bounds.may_have_value),
         may_be_false: and(&may_be_false, &bounds.may_have_value),
     })
+}
+
+impl BoundPredicate {
+    /// Every `column = constant` the predicate tests, anywhere in it: the
+    /// values a set-membership structure can be asked about.
+    pub fn equalities(&self) -> Vec<(&str, &ArrayRef)> {
+        let mut found = Vec::new();
+        let mut stack = vec![&self.root];
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::Compare {
+                    left: Operand::Column { name, .. },
+                    op: CompareOp::Eq,
+                    right: Operand::Scalar(value),
+                }
+                | Node::Compare {
+                    left: Operand::Scalar(value),
+                    op: CompareOp::Eq,
+                    right: Operand::Column { name, .. },
+                } => found.push((name.as_str(), value)),
+                Node::All(operands) | Node::Any(operands) => stack.extend(operands),
+                Node::Not(inner) => stack.push(inner),
+                _ => {}
+            }
+        }
+        found
+    }
 }
 
 /// A bound converted like the column it bounds. A NaN bound (written by a

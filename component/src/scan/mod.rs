@@ -1,5 +1,6 @@
 //! Parquet files: opening one (decoding its footer) and scanning it.
 
+mod bloom;
 mod bounds;
 mod explain;
 mod footer_repair;

@@ -2,6 +2,7 @@
 //! decided from the footer's statistics and the page index before any data
 //! page is fetched.
 
+use super::bloom::{BloomAnswers, WithBlooms};
 use super::bounds::{Bounds, page_firsts};
 use crate::error::Result;
 use crate::filter::BoundPredicate;
@@ -21,6 +22,8 @@ pub enum PrunedBy {
     Statistics,
     /// Its page statistics exclude every row.
     PageIndex,
+    /// Its bloom filters hold none of the values the filter needs.
+    BloomFilter,
 }
 
 /// A row group to read.
@@ -218,6 +221,33 @@ pub fn plan(
         }
     }
     Ok(result)
+}
+
+/// Moves the planned row groups whose bloom filters rule out every match to
+/// the pruned ones.
+pub fn prune_by_blooms(
+    plan: &mut ScanPlan,
+    metadata: &ParquetMetaData,
+    schema: &Schema,
+    predicate: &BoundPredicate,
+    blooms: &BloomAnswers,
+) -> Result<()> {
+    let all: Vec<usize> = (0..metadata.num_row_groups()).collect();
+    let bounds = Bounds::of_row_groups(metadata, schema, predicate.columns(), &all)?;
+    let keep = predicate.may_match(&WithBlooms {
+        bounds: &bounds,
+        blooms,
+    })?;
+    let (kept, pruned): (Vec<GroupPlan>, Vec<GroupPlan>) =
+        plan.groups.drain(..).partition(|group| keep[group.group]);
+    plan.groups = kept;
+    plan.pruned.extend(
+        pruned
+            .into_iter()
+            .map(|group| (group.group, PrunedBy::BloomFilter)),
+    );
+    plan.pruned.sort_unstable_by_key(|(group, _)| *group);
+    Ok(())
 }
 
 /// Keeps only the rows from `offset` on, and at most `limit` of them, by

@@ -1,12 +1,16 @@
 //! Starting a scan: checking the request against the schema, loading the
 //! page index it needs, planning, and building the stream.
 
-use super::plan::{IndexNeeds, ScanPlan, apply_offset_limit, leaf_of, load_page_index, plan};
+use super::bloom;
+use super::plan::{
+    IndexNeeds, ScanPlan, apply_offset_limit, leaf_of, load_page_index, plan, prune_by_blooms,
+};
 use super::stream::{BatchStream, DecoderFactory, ScanStats};
 use super::{SharedFile, arrow_metadata};
 use crate::columns::find_column;
 use crate::error::{Error, Result};
 use crate::filter::{BoundPredicate, Expr, bind};
+use crate::source::FetchOptions;
 use arrow_schema::Schema;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use std::sync::Arc;
@@ -119,14 +123,50 @@ pub(super) fn prepare(
         predicate.as_deref(),
         &read_leaves,
     )?;
-    if predicate.is_none() {
-        apply_offset_limit(
+    let mut probe_traffic = crate::source::FetchStats::default();
+    match &predicate {
+        None => apply_offset_limit(
             &mut scan_plan,
             parquet_metadata,
             request.offset,
             request.limit,
-        );
+        ),
+        Some(predicate) if !predicate.equalities().is_empty() && !scan_plan.groups.is_empty() => {
+            let groups: Vec<usize> = scan_plan.groups.iter().map(|g| g.group).collect();
+            // A probe wave pays when it may save more than a round trip's
+            // worth of bytes.
+            let at_stake: u64 = groups
+                .iter()
+                .flat_map(|&g| {
+                    read_leaves
+                        .iter()
+                        .map(move |&leaf| parquet_metadata.row_group(g).column(leaf).byte_range().1)
+                })
+                .sum();
+            let round_trip_bytes =
+                FetchOptions::ASSUMED_BYTES_PER_SECOND * FetchOptions::ASSUMED_ROUND_TRIP_MS / 1000;
+            let mut remote = source.borrow_mut();
+            let before = remote.stats();
+            let answers = bloom::probe(
+                &mut remote,
+                parquet_metadata,
+                predicate,
+                &groups,
+                |name| leaf_of(parquet_metadata, name),
+                at_stake > round_trip_bytes,
+            )?;
+            probe_traffic = remote.stats().since(before);
+            prune_by_blooms(
+                &mut scan_plan,
+                parquet_metadata,
+                &file_schema,
+                predicate,
+                &answers,
+            )?;
+        }
+        Some(_) => {}
     }
+    let index_traffic = index_traffic.plus(probe_traffic);
     let metadata = match page_index {
         Some(page_index) => arrow_metadata(Arc::new(
             parquet_metadata

@@ -49,7 +49,7 @@ const SELECTIVITY_SAMPLE_ROWS: u64 = 10_000;
 pub struct ScanStats {
     /// Row groups in the file.
     pub row_groups: u32,
-    /// Row groups excluded by statistics or the page index.
+    /// Row groups excluded by statistics, the page index or bloom filters.
     pub row_groups_pruned: u32,
     /// Row groups whose data was fetched.
     pub row_groups_scanned: u32,
@@ -63,7 +63,7 @@ pub struct ScanStats {
     pub rows_returned: u64,
     /// All traffic this scan caused (index and data).
     pub fetch: FetchStats,
-    /// The part of `fetch` that read page indexes.
+    /// The part of `fetch` that read page indexes and bloom filters.
     pub index: FetchStats,
 }
 

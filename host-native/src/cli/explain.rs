@@ -27,6 +27,7 @@ fn verdict_name(verdict: RowGroupVerdict) -> &'static str {
         RowGroupVerdict::Read => "read",
         RowGroupVerdict::PrunedByStatistics => "pruned by statistics",
         RowGroupVerdict::PrunedByPageIndex => "pruned by page index",
+        RowGroupVerdict::PrunedByBloomFilter => "pruned by bloom filter",
         RowGroupVerdict::Skipped => "skipped (offset/limit)",
     }
 }
@@ -76,10 +77,12 @@ fn write_text(
     writeln!(out, "plan for {url} ({} bytes)", plan.file_size)?;
     writeln!(
         out,
-        "row groups: {} read, {} pruned by statistics, {} pruned by page index, {} skipped",
+        "row groups: {} read, {} pruned by statistics, {} by page index, {} by bloom filter, \
+         {} skipped",
         count(RowGroupVerdict::Read),
         count(RowGroupVerdict::PrunedByStatistics),
         count(RowGroupVerdict::PrunedByPageIndex),
+        count(RowGroupVerdict::PrunedByBloomFilter),
         count(RowGroupVerdict::Skipped),
     )?;
     let mut groups = comfy_table::Table::new();
@@ -101,7 +104,7 @@ fn write_text(
         open.fetch.requests,
         open.fetch.bytes_fetched,
         if plan.index.requests == 0 {
-            " and the page index it needs"
+            " and the page index and bloom filters it needs"
         } else {
             ""
         }
@@ -110,7 +113,7 @@ fn write_text(
     if plan.index.requests > 0 {
         writeln!(
             out,
-            "wave {wave} (page index): {} request(s), {} bytes",
+            "wave {wave} (page index, bloom filters): {} request(s), {} bytes",
             plan.index.requests, plan.index.bytes_fetched
         )?;
         wave += 1;
