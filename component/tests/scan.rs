@@ -403,3 +403,44 @@ fn bloom_filters_prune_row_groups_that_statistics_cannot() {
         || group.verdict
             == quiver_engine::scan::Verdict::Pruned(quiver_engine::scan::PrunedBy::Statistics)));
 }
+
+#[test]
+fn dictionaries_prune_row_groups_that_statistics_cannot() {
+    // Even row groups hold "a" and "c", odd ones "b" and "d": "b" lies inside
+    // the statistics of every row group, but only odd dictionaries hold it.
+    let numbers: Vec<i64> = (0..1000).collect();
+    let category = |i: &i64| {
+        let odd = (i / 100) % 2 == 1;
+        match (odd, i % 2 == 0) {
+            (false, true) => "a",
+            (false, false) => "c",
+            (true, true) => "b",
+            (true, false) => "d",
+        }
+    };
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int64Array::from(numbers.clone()))),
+        (
+            "cat",
+            Arc::new(StringArray::from_iter_values(numbers.iter().map(category))),
+        ),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let file = open(write(&batch, 100)).unwrap();
+    let (batches, stats) = collect(
+        &file,
+        ScanRequest {
+            columns: Some(vec!["id".into()]),
+            filter: Some(parse_where("cat = 'b'").unwrap()),
+            ..ScanRequest::default()
+        },
+    );
+    let expected: Vec<Option<i64>> = numbers
+        .iter()
+        .filter(|i| category(i) == "b")
+        .map(|i| Some(*i))
+        .collect();
+    assert_eq!(ids(&batches, "id"), expected);
+    assert_eq!(stats.row_groups_pruned, 5, "{stats:?}");
+    assert_eq!(stats.row_groups_scanned, 5);
+}

@@ -87,6 +87,9 @@ impl GuestParquetFile for ParquetFileResource {
                         Verdict::Pruned(PrunedBy::BloomFilter) => {
                             RowGroupVerdict::PrunedByBloomFilter
                         }
+                        Verdict::Pruned(PrunedBy::Dictionary) => {
+                            RowGroupVerdict::PrunedByDictionary
+                        }
                         Verdict::Skipped => RowGroupVerdict::Skipped,
                     },
                     rows_selected: group.rows_selected,

@@ -54,6 +54,12 @@ pub trait ContainerStats {
     fn may_contain(&self, _name: &str, _value: &ArrayRef) -> Option<Vec<bool>> {
         None
     }
+
+    /// For each container, whether the column may hold a non-NULL value
+    /// other than `value`, where an exact value set (a dictionary) knows.
+    fn may_contain_other(&self, _name: &str, _value: &ArrayRef) -> Option<Vec<bool>> {
+        None
+    }
 }
 
 /// The two verdicts of a node, one entry per container.
@@ -221,6 +227,7 @@ fn compare(
     let n = stats.containers();
     let membership = match (op, column_name(column)) {
         (CompareOp::Eq, Some(name)) => stats.may_contain(name, value),
+        (CompareOp::NotEq, Some(name)) => stats.may_contain_other(name, value),
         _ => None,
     };
     let Some(bounds) = bounds(column, stats) else {
@@ -297,20 +304,29 @@ impl BoundPredicate {
     /// Every `column = constant` the predicate tests, anywhere in it: the
     /// values a set-membership structure can be asked about.
     pub fn equalities(&self) -> Vec<(&str, &ArrayRef)> {
+        self.comparisons_with(&[CompareOp::Eq])
+    }
+
+    /// Every `column = constant` and `column <> constant`.
+    pub fn equalities_and_inequalities(&self) -> Vec<(&str, &ArrayRef)> {
+        self.comparisons_with(&[CompareOp::Eq, CompareOp::NotEq])
+    }
+
+    fn comparisons_with(&self, ops: &[CompareOp]) -> Vec<(&str, &ArrayRef)> {
         let mut found = Vec::new();
         let mut stack = vec![&self.root];
         while let Some(node) = stack.pop() {
             match node {
                 Node::Compare {
                     left: Operand::Column { name, .. },
-                    op: CompareOp::Eq,
+                    op,
                     right: Operand::Scalar(value),
                 }
                 | Node::Compare {
                     left: Operand::Scalar(value),
-                    op: CompareOp::Eq,
+                    op,
                     right: Operand::Column { name, .. },
-                } => found.push((name.as_str(), value)),
+                } if ops.contains(op) => found.push((name.as_str(), value)),
                 Node::All(operands) | Node::Any(operands) => stack.extend(operands),
                 Node::Not(inner) => stack.push(inner),
                 _ => {}

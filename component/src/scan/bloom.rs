@@ -1,10 +1,12 @@
 //! Bloom filter probes: whether a row group's column may hold the values
 //! that `column = constant` tests, from the split-block bloom filters
-//! writers store per column chunk. Only the 32-byte blocks the values hash
+//! writers store per column chunk; and the row-group view that combines
+//! their answers with the dictionaries'. Only the 32-byte blocks the values hash
 //! to are read (with the filter's header), unless the whole filter is
 //! smaller.
 
 use super::bounds::Bounds;
+use super::dictionary::DictionaryAnswers;
 use crate::error::Result;
 use crate::filter::{BoundPredicate, ColumnBounds, ContainerStats};
 use crate::source::RemoteFile;
@@ -33,15 +35,18 @@ pub struct BloomAnswers {
     physical: HashMap<String, PhysicalType>,
 }
 
-/// Row-group bounds with the bloom filters' answers on top.
-pub struct WithBlooms<'a> {
+/// Row-group bounds with what bloom filters and dictionaries answered on
+/// top.
+pub struct WithMembership<'a> {
     /// The statistics of every row group of the file.
     pub bounds: &'a Bounds,
-    /// The answers.
+    /// The bloom filters' answers.
     pub blooms: &'a BloomAnswers,
+    /// The dictionaries read.
+    pub dictionaries: &'a DictionaryAnswers,
 }
 
-impl ContainerStats for WithBlooms<'_> {
+impl ContainerStats for WithMembership<'_> {
     fn containers(&self) -> usize {
         self.bounds.containers()
     }
@@ -51,14 +56,33 @@ impl ContainerStats for WithBlooms<'_> {
     }
 
     fn may_contain(&self, name: &str, value: &ArrayRef) -> Option<Vec<bool>> {
-        let key = plain_key(value.as_ref(), *self.blooms.physical.get(name)?)?;
+        let key = self
+            .blooms
+            .physical
+            .get(name)
+            .and_then(|physical| plain_key(value.as_ref(), *physical));
         Some(
             (0..self.containers())
                 .map(|group| {
-                    self.blooms
-                        .answers
-                        .get(&(group, name.to_owned(), key.clone()))
-                        .copied()
+                    let bloom = key.as_ref().and_then(|key| {
+                        self.blooms
+                            .answers
+                            .get(&(group, name.to_owned(), key.clone()))
+                            .copied()
+                    });
+                    let dictionary = self.dictionaries.may_hold(group, name, value);
+                    bloom.unwrap_or(true) && dictionary.unwrap_or(true)
+                })
+                .collect(),
+        )
+    }
+
+    fn may_contain_other(&self, name: &str, value: &ArrayRef) -> Option<Vec<bool>> {
+        Some(
+            (0..self.containers())
+                .map(|group| {
+                    self.dictionaries
+                        .may_hold_other(group, name, value)
                         .unwrap_or(true)
                 })
                 .collect(),
@@ -66,148 +90,158 @@ impl ContainerStats for WithBlooms<'_> {
     }
 }
 
-/// Reads the bloom filter blocks that the predicate's equalities hash to,
-/// in the row groups `groups` (one wave, or none where they lie in the
-/// tail), and returns the answers. Probes outside the tail only when
-/// `worth_a_round_trip`.
-pub fn probe(
-    source: &mut RemoteFile,
-    metadata: &ParquetMetaData,
-    predicate: &BoundPredicate,
-    groups: &[usize],
-    leaf_of: impl Fn(&str) -> Option<usize>,
-    worth_a_round_trip: bool,
-) -> Result<BloomAnswers> {
-    struct Probe {
-        group: usize,
-        name: String,
-        keys: Vec<Vec<u8>>,
-        filter: Range<u64>,
-        header: Range<u64>,
-        blocks: Vec<Range<u64>>,
-    }
-    let mut answers = BloomAnswers::default();
-    let mut by_column: HashMap<&str, Vec<Vec<u8>>> = HashMap::new();
-    for (name, value) in predicate.equalities() {
-        let Some(leaf) = leaf_of(name) else { continue };
-        let physical = metadata
-            .file_metadata()
-            .schema_descr()
-            .column(leaf)
-            .physical_type();
-        if let Some(key) = plain_key(value.as_ref(), physical) {
-            answers.physical.insert(name.to_owned(), physical);
-            by_column.entry(name).or_default().push(key);
-        }
-    }
-    let mut probes = Vec::new();
-    for &group in groups {
-        for (name, keys) in &by_column {
-            let Some(leaf) = leaf_of(name) else { continue };
-            let chunk = metadata.row_group(group).column(leaf);
-            let (Some(offset), Some(length)) =
-                (chunk.bloom_filter_offset(), chunk.bloom_filter_length())
-            else {
-                continue;
-            };
-            let (Ok(offset), Ok(length)) = (u64::try_from(offset), u64::try_from(length)) else {
-                continue;
-            };
-            if offset + length > source.size() {
-                continue;
-            }
-            // The bitset is a power of two; the header before it is a few bytes.
-            let bitset = prev_power_of_two(length);
-            let header_len = length - bitset;
-            if bitset < BLOCK_BYTES || header_len == 0 || header_len > 64 {
-                continue;
-            }
-            let filter = offset..offset + length;
-            let header = offset..offset + header_len;
-            let blocks_total = bitset / BLOCK_BYTES;
-            let blocks: Vec<Range<u64>> = keys
-                .iter()
-                .map(|key| {
-                    let hash = XxHash64::oneshot(0, key);
-                    let block = ((hash >> 32) * blocks_total) >> 32;
-                    let start = header.end + block * BLOCK_BYTES;
-                    start..start + BLOCK_BYTES
-                })
-                .collect();
-            probes.push(Probe {
-                group,
-                name: (*name).to_owned(),
-                keys: keys.clone(),
-                filter,
-                header,
-                blocks,
-            });
-        }
-    }
-    // Per filter, the blocks and header when that is less than the whole.
-    let mut ranges = Vec::new();
-    for probe in &probes {
-        let partial =
-            (probe.header.end - probe.header.start) + probe.blocks.len() as u64 * BLOCK_BYTES;
-        if partial < probe.filter.end - probe.filter.start {
-            ranges.push(probe.header.clone());
-            ranges.extend(probe.blocks.iter().cloned());
-        } else {
-            ranges.push(probe.filter.clone());
-        }
-    }
-    // Probing costs a round trip unless the filters lie in the tail read at
-    // open; without enough bytes at stake, it does not pay.
-    if !worth_a_round_trip && !ranges.iter().all(|range| source.is_cached(range)) {
-        return Ok(BloomAnswers::default());
-    }
-    let data = source.read(&ranges)?;
-    let mut data = data.into_iter();
-    for probe in probes {
-        let partial_len = 1 + probe.blocks.len();
-        let whole = (probe.header.end - probe.header.start)
-            + probe.blocks.len() as u64 * BLOCK_BYTES
-            >= probe.filter.end - probe.filter.start;
-        let present: Option<Vec<bool>> = if whole {
-            let bytes = data.next().unwrap_or_default();
-            Sbbf::from_bytes(&bytes)
-                .ok()
-                .map(|filter| probe.keys.iter().map(|k| filter.check(&k[..])).collect())
-        } else {
-            let parts: Vec<_> = data.by_ref().take(partial_len).collect();
-            partial_check(&parts, &probe).then(|| {
-                probe
-                    .keys
-                    .iter()
-                    .zip(&parts[1..])
-                    .map(|(key, block)| Sbbf::new(block).check(&key[..]) || block.len() != 32)
-                    .collect()
-            })
-        };
-        // A filter that cannot be read answers nothing (every value may be there).
-        if let Some(present) = present {
-            for (key, present) in probe.keys.into_iter().zip(present) {
-                answers
-                    .answers
-                    .insert((probe.group, probe.name.clone(), key), present);
-            }
-        }
-    }
-    return Ok(answers);
+/// One bloom filter to probe.
+struct Probe {
+    group: usize,
+    name: String,
+    keys: Vec<Vec<u8>>,
+    filter: Range<u64>,
+    header: Range<u64>,
+    blocks: Vec<Range<u64>>,
+}
 
-    /// Whether the header read with the blocks describes the filter the
-    /// blocks were computed for: a bitset of the inferred size, hashed with
-    /// xxHash, uncompressed. Checked by decoding a filter made of the header
-    /// and an empty bitset of that size.
-    fn partial_check(parts: &[bytes::Bytes], probe: &Probe) -> bool {
-        let Some(header) = parts.first() else {
-            return false;
+impl Probe {
+    /// Whether reading the header and blocks costs less than the filter.
+    fn partial(&self) -> bool {
+        let partial =
+            (self.header.end - self.header.start) + self.blocks.len() as u64 * BLOCK_BYTES;
+        partial < self.filter.end - self.filter.start
+    }
+
+    fn ranges(&self) -> Vec<Range<u64>> {
+        if self.partial() {
+            std::iter::once(self.header.clone())
+                .chain(self.blocks.iter().cloned())
+                .collect()
+        } else {
+            vec![self.filter.clone()]
+        }
+    }
+
+    /// Whether each key may be present, from the bytes of [`Probe::ranges`];
+    /// `None` if the filter cannot be read.
+    fn answer(&self, parts: &[bytes::Bytes]) -> Option<Vec<bool>> {
+        if !self.partial() {
+            let filter = Sbbf::from_bytes(parts.first()?).ok()?;
+            return Some(self.keys.iter().map(|k| filter.check(&k[..])).collect());
+        }
+        // The header must describe the filter the blocks were computed for:
+        // decode it with an empty bitset of the inferred size.
+        let header = parts.first()?;
+        let bitset = (self.filter.end - self.filter.start) - (self.header.end - self.header.start);
+        let mut empty = header.to_vec();
+        empty.resize(header.len() + bitset as usize, 0);
+        Sbbf::from_bytes(&empty).ok()?;
+        self.keys
+            .iter()
+            .zip(&parts[1..])
+            .map(|(key, block)| {
+                (block.len() as u64 == BLOCK_BYTES).then(|| Sbbf::new(block).check(&key[..]))
+            })
+            .collect()
+    }
+}
+
+/// The bloom filter probes a predicate's equalities call for.
+pub struct BloomPlan {
+    probes: Vec<Probe>,
+    physical: HashMap<String, PhysicalType>,
+}
+
+impl BloomPlan {
+    /// Plans the probes of the row groups `groups`: for every equality on a
+    /// column whose chunk has a bloom filter, the blocks its value hashes to.
+    pub fn new(
+        metadata: &ParquetMetaData,
+        predicate: &BoundPredicate,
+        groups: &[usize],
+        file_size: u64,
+        leaf_of: impl Fn(&str) -> Option<usize>,
+    ) -> Self {
+        let mut physical = HashMap::new();
+        let mut by_column: HashMap<&str, Vec<Vec<u8>>> = HashMap::new();
+        for (name, value) in predicate.equalities() {
+            let Some(leaf) = leaf_of(name) else { continue };
+            let column_type = metadata
+                .file_metadata()
+                .schema_descr()
+                .column(leaf)
+                .physical_type();
+            if let Some(key) = plain_key(value.as_ref(), column_type) {
+                physical.insert(name.to_owned(), column_type);
+                by_column.entry(name).or_default().push(key);
+            }
+        }
+        let mut probes = Vec::new();
+        for &group in groups {
+            for (name, keys) in &by_column {
+                let Some(leaf) = leaf_of(name) else { continue };
+                let chunk = metadata.row_group(group).column(leaf);
+                let (Some(offset), Some(length)) =
+                    (chunk.bloom_filter_offset(), chunk.bloom_filter_length())
+                else {
+                    continue;
+                };
+                let (Ok(offset), Ok(length)) = (u64::try_from(offset), u64::try_from(length))
+                else {
+                    continue;
+                };
+                if offset.saturating_add(length) > file_size {
+                    continue;
+                }
+                // The bitset is a power of two; the header before it a few bytes.
+                let bitset = prev_power_of_two(length);
+                let header_len = length - bitset;
+                if bitset < BLOCK_BYTES || header_len == 0 || header_len > 64 {
+                    continue;
+                }
+                let header = offset..offset + header_len;
+                let blocks_total = bitset / BLOCK_BYTES;
+                let blocks = keys
+                    .iter()
+                    .map(|key| {
+                        let hash = XxHash64::oneshot(0, key);
+                        let block = ((hash >> 32) * blocks_total) >> 32;
+                        let start = header.end + block * BLOCK_BYTES;
+                        start..start + BLOCK_BYTES
+                    })
+                    .collect();
+                probes.push(Probe {
+                    group,
+                    name: (*name).to_owned(),
+                    keys: keys.clone(),
+                    filter: offset..offset + length,
+                    header,
+                    blocks,
+                });
+            }
+        }
+        Self { probes, physical }
+    }
+
+    /// The byte ranges the probes read.
+    pub fn ranges(&self) -> Vec<Range<u64>> {
+        self.probes.iter().flat_map(Probe::ranges).collect()
+    }
+
+    /// Reads the probes' ranges (fetched ahead, or in one wave) and answers.
+    /// A filter that cannot be read answers nothing: every value may be there.
+    pub fn answer(self, source: &mut RemoteFile) -> Result<BloomAnswers> {
+        let mut answers = BloomAnswers {
+            answers: HashMap::new(),
+            physical: self.physical,
         };
-        let bitset =
-            (probe.filter.end - probe.filter.start) - (probe.header.end - probe.header.start);
-        let mut whole = header.to_vec();
-        whole.resize(header.len() + bitset as usize, 0);
-        Sbbf::from_bytes(&whole).is_ok()
+        for probe in self.probes {
+            let parts = source.read(&probe.ranges())?;
+            if let Some(present) = probe.answer(&parts) {
+                for (key, present) in probe.keys.iter().zip(present) {
+                    answers
+                        .answers
+                        .insert((probe.group, probe.name.clone(), key.clone()), present);
+                }
+            }
+        }
+        Ok(answers)
     }
 }
 
@@ -221,7 +255,7 @@ fn prev_power_of_two(n: u64) -> u64 {
 
 /// The PLAIN encoding of a one-element array as the column stores it (what
 /// bloom filters hash), or `None` where the conversion is not certain.
-fn plain_key(value: &dyn Array, physical: PhysicalType) -> Option<Vec<u8>> {
+pub(super) fn plain_key(value: &dyn Array, physical: PhysicalType) -> Option<Vec<u8>> {
     if value.len() != 1 || value.is_null(0) {
         return None;
     }

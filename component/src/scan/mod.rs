@@ -2,6 +2,7 @@
 
 mod bloom;
 mod bounds;
+mod dictionary;
 mod explain;
 mod footer_repair;
 mod plan;

@@ -2,8 +2,9 @@
 //! decided from the footer's statistics and the page index before any data
 //! page is fetched.
 
-use super::bloom::{BloomAnswers, WithBlooms};
+use super::bloom::{BloomAnswers, WithMembership};
 use super::bounds::{Bounds, page_firsts};
+use super::dictionary::DictionaryAnswers;
 use crate::error::Result;
 use crate::filter::BoundPredicate;
 use crate::source::RemoteFile;
@@ -24,6 +25,8 @@ pub enum PrunedBy {
     PageIndex,
     /// Its bloom filters hold none of the values the filter needs.
     BloomFilter,
+    /// Its dictionaries hold none of the values the filter needs.
+    Dictionary,
 }
 
 /// A row group to read.
@@ -223,29 +226,40 @@ pub fn plan(
     Ok(result)
 }
 
-/// Moves the planned row groups whose bloom filters rule out every match to
-/// the pruned ones.
-pub fn prune_by_blooms(
+/// Moves the planned row groups whose bloom filters or dictionaries rule
+/// out every match to the pruned ones.
+pub fn prune_by_membership(
     plan: &mut ScanPlan,
     metadata: &ParquetMetaData,
     schema: &Schema,
     predicate: &BoundPredicate,
     blooms: &BloomAnswers,
+    dictionaries: &DictionaryAnswers,
 ) -> Result<()> {
     let all: Vec<usize> = (0..metadata.num_row_groups()).collect();
     let bounds = Bounds::of_row_groups(metadata, schema, predicate.columns(), &all)?;
-    let keep = predicate.may_match(&WithBlooms {
-        bounds: &bounds,
-        blooms,
-    })?;
-    let (kept, pruned): (Vec<GroupPlan>, Vec<GroupPlan>) =
-        plan.groups.drain(..).partition(|group| keep[group.group]);
+    let verdict = |blooms: &BloomAnswers, dictionaries: &DictionaryAnswers| {
+        predicate.may_match(&WithMembership {
+            bounds: &bounds,
+            blooms,
+            dictionaries,
+        })
+    };
+    let with_both = verdict(blooms, dictionaries)?;
+    let with_blooms = verdict(blooms, &DictionaryAnswers::default())?;
+    let (kept, pruned): (Vec<GroupPlan>, Vec<GroupPlan>) = plan
+        .groups
+        .drain(..)
+        .partition(|group| with_both[group.group]);
     plan.groups = kept;
-    plan.pruned.extend(
-        pruned
-            .into_iter()
-            .map(|group| (group.group, PrunedBy::BloomFilter)),
-    );
+    plan.pruned.extend(pruned.into_iter().map(|group| {
+        let by = if with_blooms[group.group] {
+            PrunedBy::Dictionary
+        } else {
+            PrunedBy::BloomFilter
+        };
+        (group.group, by)
+    }));
     plan.pruned.sort_unstable_by_key(|(group, _)| *group);
     Ok(())
 }

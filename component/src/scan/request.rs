@@ -1,18 +1,20 @@
 //! Starting a scan: checking the request against the schema, loading the
 //! page index it needs, planning, and building the stream.
 
-use super::bloom;
+use super::bloom::BloomPlan;
+use super::dictionary::DictionaryPlan;
 use super::plan::{
-    IndexNeeds, ScanPlan, apply_offset_limit, leaf_of, load_page_index, plan, prune_by_blooms,
+    IndexNeeds, ScanPlan, apply_offset_limit, leaf_of, load_page_index, plan, prune_by_membership,
 };
 use super::stream::{BatchStream, DecoderFactory, ScanStats};
 use super::{SharedFile, arrow_metadata};
 use crate::columns::find_column;
 use crate::error::{Error, Result};
 use crate::filter::{BoundPredicate, Expr, bind};
-use crate::source::FetchOptions;
+use crate::source::{FetchOptions, FetchStats};
 use arrow_schema::Schema;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+use parquet::file::metadata::ParquetMetaData;
 use std::sync::Arc;
 
 /// What to read (the WIT `scan-request` with defaults filled in).
@@ -123,7 +125,7 @@ pub(super) fn prepare(
         predicate.as_deref(),
         &read_leaves,
     )?;
-    let mut probe_traffic = crate::source::FetchStats::default();
+    let mut probe_traffic = FetchStats::default();
     match &predicate {
         None => apply_offset_limit(
             &mut scan_plan,
@@ -131,37 +133,14 @@ pub(super) fn prepare(
             request.offset,
             request.limit,
         ),
-        Some(predicate) if !predicate.equalities().is_empty() && !scan_plan.groups.is_empty() => {
-            let groups: Vec<usize> = scan_plan.groups.iter().map(|g| g.group).collect();
-            // A probe wave pays when it may save more than a round trip's
-            // worth of bytes.
-            let at_stake: u64 = groups
-                .iter()
-                .flat_map(|&g| {
-                    read_leaves
-                        .iter()
-                        .map(move |&leaf| parquet_metadata.row_group(g).column(leaf).byte_range().1)
-                })
-                .sum();
-            let round_trip_bytes =
-                FetchOptions::ASSUMED_BYTES_PER_SECOND * FetchOptions::ASSUMED_ROUND_TRIP_MS / 1000;
-            let mut remote = source.borrow_mut();
-            let before = remote.stats();
-            let answers = bloom::probe(
-                &mut remote,
-                parquet_metadata,
-                predicate,
-                &groups,
-                |name| leaf_of(parquet_metadata, name),
-                at_stake > round_trip_bytes,
-            )?;
-            probe_traffic = remote.stats().since(before);
-            prune_by_blooms(
-                &mut scan_plan,
+        Some(predicate) if !predicate.equalities_and_inequalities().is_empty() => {
+            probe_traffic = probe_membership(
+                source,
                 parquet_metadata,
                 &file_schema,
                 predicate,
-                &answers,
+                &mut scan_plan,
+                &read_leaves,
             )?;
         }
         Some(_) => {}
@@ -196,6 +175,59 @@ pub(super) fn prepare(
             ..ScanStats::default()
         },
     })
+}
+
+/// Probes the bloom filters and dictionaries that the predicate's
+/// equalities and inequalities can use, in the planned row groups, and
+/// prunes the row groups they rule out. One wave for both (none where they
+/// lie in the tail read at open), made only when more than a round trip's
+/// worth of bytes is at stake. Returns the traffic.
+fn probe_membership(
+    source: &SharedFile,
+    metadata: &ParquetMetaData,
+    schema: &Schema,
+    predicate: &BoundPredicate,
+    scan_plan: &mut ScanPlan,
+    read_leaves: &[usize],
+) -> Result<FetchStats> {
+    let groups: Vec<usize> = scan_plan.groups.iter().map(|g| g.group).collect();
+    let leaf = |name: &str| leaf_of(metadata, name);
+    let mut remote = source.borrow_mut();
+    let blooms = BloomPlan::new(metadata, predicate, &groups, remote.size(), leaf);
+    let dictionaries = DictionaryPlan::new(metadata, predicate, &groups, leaf);
+    let ranges: Vec<_> = blooms
+        .ranges()
+        .into_iter()
+        .chain(dictionaries.ranges())
+        .collect();
+    let at_stake: u64 = groups
+        .iter()
+        .flat_map(|&g| {
+            read_leaves
+                .iter()
+                .map(move |&leaf| metadata.row_group(g).column(leaf).byte_range().1)
+        })
+        .sum();
+    let round_trip_bytes =
+        FetchOptions::ASSUMED_BYTES_PER_SECOND * FetchOptions::ASSUMED_ROUND_TRIP_MS / 1000;
+    let free = ranges.iter().all(|range| remote.is_cached(range));
+    if ranges.is_empty() || (!free && at_stake <= round_trip_bytes) {
+        return Ok(FetchStats::default());
+    }
+    let before = remote.stats();
+    remote.prefetch(&ranges)?;
+    let blooms = blooms.answer(&mut remote)?;
+    let dictionaries = dictionaries.answer(&mut remote, metadata)?;
+    let traffic = remote.stats().since(before);
+    prune_by_membership(
+        scan_plan,
+        metadata,
+        schema,
+        predicate,
+        &blooms,
+        &dictionaries,
+    )?;
+    Ok(traffic)
 }
 
 impl BatchStream {

@@ -100,6 +100,8 @@ pub struct RemoteFile {
     options: FetchOptions,
     stats: FetchStats,
     open_path: OpenPath,
+    /// Bytes fetched ahead by [`RemoteFile::prefetch`], kept for later reads.
+    retained: Vec<(u64, Bytes)>,
 }
 
 impl std::fmt::Debug for RemoteFile {
@@ -149,6 +151,7 @@ impl RemoteFile {
             options,
             stats,
             open_path: opened.path,
+            retained: Vec::new(),
         })
     }
 
@@ -178,9 +181,31 @@ impl RemoteFile {
     }
 
     /// Whether reading `range` costs nothing: it lies in the tail read at
-    /// open.
+    /// open or in bytes fetched ahead.
     pub fn is_cached(&self, range: &Range<u64>) -> bool {
-        range.is_empty() || range.start >= self.tail_start()
+        range.is_empty() || range.start >= self.tail_start() || self.retained_slice(range).is_some()
+    }
+
+    /// The bytes of `range` if a prefetch holds all of them.
+    fn retained_slice(&self, range: &Range<u64>) -> Option<Bytes> {
+        self.retained.iter().find_map(|(start, bytes)| {
+            let end = start + bytes.len() as u64;
+            (range.start >= *start && range.end <= end)
+                .then(|| bytes.slice((range.start - start) as usize..(range.end - start) as usize))
+        })
+    }
+
+    /// Fetches `ranges` in one wave and keeps them, so that later reads of
+    /// them (or inside them) cost nothing. For small things read ahead of
+    /// need: bloom filter blocks, dictionary pages.
+    pub fn prefetch(&mut self, ranges: &[Range<u64>]) -> Result<()> {
+        let bytes = self.read(ranges)?;
+        for (range, bytes) in ranges.iter().zip(bytes) {
+            if !range.is_empty() && range.start < self.tail_start() {
+                self.retained.push((range.start, bytes));
+            }
+        }
+        Ok(())
     }
 
     /// Traffic since open.
@@ -203,7 +228,7 @@ impl RemoteFile {
         let tail_start = self.tail_start();
         let missing: Vec<Range<u64>> = ranges
             .iter()
-            .filter(|r| r.start < tail_start && !r.is_empty())
+            .filter(|r| !self.is_cached(r))
             .cloned()
             .collect();
         let plan = plan_wave(
@@ -226,6 +251,8 @@ impl RemoteFile {
                     let start = range.start.saturating_sub(tail_start) as usize;
                     let end = range.end.saturating_sub(tail_start) as usize;
                     self.tail.slice(start..end.max(start))
+                } else if let Some(bytes) = self.retained_slice(range) {
+                    bytes
                 } else {
                     fetched.next().unwrap_or_default()
                 }

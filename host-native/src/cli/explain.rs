@@ -28,6 +28,7 @@ fn verdict_name(verdict: RowGroupVerdict) -> &'static str {
         RowGroupVerdict::PrunedByStatistics => "pruned by statistics",
         RowGroupVerdict::PrunedByPageIndex => "pruned by page index",
         RowGroupVerdict::PrunedByBloomFilter => "pruned by bloom filter",
+        RowGroupVerdict::PrunedByDictionary => "pruned by dictionary",
         RowGroupVerdict::Skipped => "skipped (offset/limit)",
     }
 }
@@ -78,11 +79,12 @@ fn write_text(
     writeln!(
         out,
         "row groups: {} read, {} pruned by statistics, {} by page index, {} by bloom filter, \
-         {} skipped",
+         {} by dictionary, {} skipped",
         count(RowGroupVerdict::Read),
         count(RowGroupVerdict::PrunedByStatistics),
         count(RowGroupVerdict::PrunedByPageIndex),
         count(RowGroupVerdict::PrunedByBloomFilter),
+        count(RowGroupVerdict::PrunedByDictionary),
         count(RowGroupVerdict::Skipped),
     )?;
     let mut groups = comfy_table::Table::new();
@@ -104,7 +106,7 @@ fn write_text(
         open.fetch.requests,
         open.fetch.bytes_fetched,
         if plan.index.requests == 0 {
-            " and the page index and bloom filters it needs"
+            " and the page index, bloom filters and dictionaries it needs"
         } else {
             ""
         }
@@ -113,7 +115,7 @@ fn write_text(
     if plan.index.requests > 0 {
         writeln!(
             out,
-            "wave {wave} (page index, bloom filters): {} request(s), {} bytes",
+            "wave {wave} (page index, bloom filters, dictionaries): {} request(s), {} bytes",
             plan.index.requests, plan.index.bytes_fetched
         )?;
         wave += 1;
