@@ -9,8 +9,9 @@ use std::ops::Range;
 pub struct CoalescedRanges {
     /// Ranges to request: sorted, disjoint, separated by more than the gap.
     pub requests: Vec<Range<u64>>,
-    /// For each wanted range, the index of the request that covers it.
-    covering: Vec<usize>,
+    /// For each wanted range, the requests that cover it (one, unless a
+    /// large request was split into pieces).
+    covering: Vec<Range<usize>>,
 }
 
 /// Merges `wanted` ranges whose gap is at most `max_gap` bytes.
@@ -27,7 +28,7 @@ pub fn coalesce(wanted: &[Range<u64>], max_gap: u64) -> CoalescedRanges {
     let mut order: Vec<usize> = (0..wanted.len()).collect();
     order.sort_by_key(|&index| (wanted[index].start, wanted[index].end));
     let mut requests: Vec<Range<u64>> = Vec::new();
-    let mut covering = vec![0; wanted.len()];
+    let mut covering = vec![0..0; wanted.len()];
     for index in order {
         let range = &wanted[index];
         match requests.last_mut() {
@@ -36,8 +37,46 @@ pub fn coalesce(wanted: &[Range<u64>], max_gap: u64) -> CoalescedRanges {
             }
             _ => requests.push(range.clone()),
         }
-        covering[index] = requests.len() - 1;
+        covering[index] = requests.len() - 1..requests.len();
     }
+    CoalescedRanges { requests, covering }
+}
+
+/// Splits requests longer than `piece_bytes` into pieces while the wave has
+/// free slots (of `max_concurrency`), so one big column chunk downloads over
+/// several connections at once.
+pub fn split_large(
+    plan: CoalescedRanges,
+    max_concurrency: usize,
+    piece_bytes: u64,
+) -> CoalescedRanges {
+    let mut spare = max_concurrency.saturating_sub(plan.requests.len());
+    if spare == 0 || piece_bytes == 0 {
+        return plan;
+    }
+    let mut requests = Vec::new();
+    // For each old request, the new requests that replace it.
+    let mut replaced: Vec<Range<usize>> = Vec::with_capacity(plan.requests.len());
+    for request in &plan.requests {
+        let length = request.end - request.start;
+        let wanted_pieces = length.div_ceil(piece_bytes).max(1) as usize;
+        let pieces = wanted_pieces.min(spare + 1);
+        spare -= pieces - 1;
+        let first = requests.len();
+        let step = length.div_ceil(pieces as u64);
+        let mut start = request.start;
+        while start < request.end || requests.len() == first {
+            let end = (start + step).min(request.end);
+            requests.push(start..end);
+            start = end;
+        }
+        replaced.push(first..requests.len());
+    }
+    let covering = plan
+        .covering
+        .iter()
+        .map(|old| replaced[old.start].start..replaced[old.end - 1].end)
+        .collect();
     CoalescedRanges { requests, covering }
 }
 
@@ -71,16 +110,32 @@ pub fn plan_wave(
 }
 
 impl CoalescedRanges {
-    /// Cuts the bodies of `requests` (in the same order) into the wanted ranges.
+    /// Cuts the bodies of `requests` (in the same order) into the wanted
+    /// ranges. A range that spans pieces of a split request is copied into
+    /// one buffer; every other is a view of its body.
     pub fn slice(&self, wanted: &[Range<u64>], bodies: &[Bytes]) -> Vec<Bytes> {
         wanted
             .iter()
             .zip(&self.covering)
-            .map(|(range, &request_index)| {
-                let request = &self.requests[request_index];
-                let start = (range.start - request.start) as usize;
-                let end = (range.end - request.start) as usize;
-                bodies[request_index].slice(start..end)
+            .map(|(range, pieces)| {
+                let parts: Vec<Bytes> = pieces
+                    .clone()
+                    .filter_map(|index| {
+                        let request = &self.requests[index];
+                        let start = range.start.max(request.start);
+                        let end = range.end.min(request.end);
+                        (start < end || pieces.len() == 1).then(|| {
+                            let from = (start.min(end) - request.start) as usize;
+                            let to = (end.max(start) - request.start) as usize;
+                            bodies[index].slice(from..to)
+                        })
+                    })
+                    .collect();
+                match parts.len() {
+                    0 => Bytes::new(),
+                    1 => parts.into_iter().next().unwrap_or_default(),
+                    _ => Bytes::from(parts.concat()),
+                }
             })
             .collect()
     }
@@ -116,6 +171,27 @@ mod tests {
         *seed ^= *seed >> 7;
         *seed ^= *seed << 17;
         *seed
+    }
+
+    #[test]
+    fn large_requests_split_into_pieces_while_slots_are_free() {
+        let file = Bytes::from((0..1000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let wanted = [0..700, 650..900, 950..1000];
+        let plan = split_large(coalesce(&wanted, 0), 4, 300);
+        assert_eq!(plan.requests, [0..300, 300..600, 600..900, 950..1000]);
+        let bodies: Vec<Bytes> = plan
+            .requests
+            .iter()
+            .map(|r| file.slice(r.start as usize..r.end as usize))
+            .collect();
+        for (range, bytes) in wanted.iter().zip(plan.slice(&wanted, &bodies)) {
+            assert_eq!(bytes, file.slice(range.start as usize..range.end as usize));
+        }
+        // No free slot: nothing is split.
+        assert_eq!(
+            split_large(coalesce(&wanted, 0), 2, 300).requests,
+            [0..900, 950..1000]
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod http;
 mod memory;
 mod remote;
 
-pub use coalesce::{CoalescedRanges, coalesce, plan_wave};
+pub use coalesce::{CoalescedRanges, coalesce, plan_wave, split_large};
 pub use file::FileTransport;
 pub use memory::MemoryTransport;
 pub use remote::{FetchOptions, FetchStats, RemoteFile};

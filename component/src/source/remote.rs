@@ -1,7 +1,7 @@
 //! An opened file: fixed size, a cached tail, bounds-checked coalesced reads
 //! and traffic counters.
 
-use super::{OpenPath, Transport, plan_wave};
+use super::{OpenPath, Transport, plan_wave, split_large};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use std::ops::Range;
@@ -27,6 +27,9 @@ impl FetchOptions {
     pub const DEFAULT_COALESCE_GAP: u64 = 4 * 1024;
     /// Round trip assumed by the cost model that weighs bytes against waits.
     pub const ASSUMED_ROUND_TRIP_MS: u64 = 50;
+    /// Requests longer than this are split into pieces fetched in parallel
+    /// while a wave has free slots.
+    pub const SPLIT_ABOVE_BYTES: u64 = 8 * 1024 * 1024;
     /// Bandwidth assumed by the cost model (100 Mbit/s).
     pub const ASSUMED_BYTES_PER_SECOND: u64 = 12_500_000;
     /// Default requests in flight: browsers allow 6 per host on HTTP/1.1 and
@@ -231,11 +234,15 @@ impl RemoteFile {
             .filter(|r| !self.is_cached(r))
             .cloned()
             .collect();
-        let plan = plan_wave(
-            &missing,
-            self.options.coalesce_gap,
+        let plan = split_large(
+            plan_wave(
+                &missing,
+                self.options.coalesce_gap,
+                self.options.max_concurrency,
+                self.options.wait_cost_bytes(),
+            ),
             self.options.max_concurrency,
-            self.options.wait_cost_bytes(),
+            FetchOptions::SPLIT_ABOVE_BYTES,
         );
         let bodies = self
             .transport
