@@ -140,7 +140,6 @@ pub(super) fn prepare(
                 &file_schema,
                 predicate,
                 &mut scan_plan,
-                &read_leaves,
             )?;
         }
         Some(_) => {}
@@ -181,14 +180,13 @@ pub(super) fn prepare(
 /// equalities and inequalities can use, in the planned row groups, and
 /// prunes the row groups they rule out. One wave for both (none where they
 /// lie in the tail read at open), made only when more than a round trip's
-/// worth of bytes is at stake. Returns the traffic.
+/// worth of the filter columns' bytes is at stake. Returns the traffic.
 fn probe_membership(
     source: &SharedFile,
     metadata: &ParquetMetaData,
     schema: &Schema,
     predicate: &BoundPredicate,
     scan_plan: &mut ScanPlan,
-    read_leaves: &[usize],
 ) -> Result<FetchStats> {
     let groups: Vec<usize> = scan_plan.groups.iter().map(|g| g.group).collect();
     let leaf = |name: &str| leaf_of(metadata, name);
@@ -200,12 +198,29 @@ fn probe_membership(
         .into_iter()
         .chain(dictionaries.ranges())
         .collect();
-    let at_stake: u64 = groups
+    // What pruning a row group saves before its first phase: the pages of
+    // the filter's columns it would read (late materialization already
+    // saves the other columns' pages of row groups without matches).
+    let filter_leaves: Vec<usize> = predicate
+        .columns()
         .iter()
-        .flat_map(|&g| {
-            read_leaves
+        .filter_map(|name| leaf(name))
+        .collect();
+    let at_stake: u64 = scan_plan
+        .groups
+        .iter()
+        .map(|planned| {
+            let row_group = metadata.row_group(planned.group);
+            let rows = row_group.num_rows().max(1) as u64;
+            let selected = planned
+                .selection
+                .as_ref()
+                .map_or(rows, |selection| selection.row_count() as u64);
+            let bytes: u64 = filter_leaves
                 .iter()
-                .map(move |&leaf| metadata.row_group(g).column(leaf).byte_range().1)
+                .map(|&leaf| row_group.column(leaf).byte_range().1)
+                .sum();
+            bytes * selected / rows
         })
         .sum();
     let round_trip_bytes =

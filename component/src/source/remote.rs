@@ -183,19 +183,12 @@ impl RemoteFile {
         self.options
     }
 
-    /// Whether reading `range` costs nothing: it lies in the tail read at
-    /// open or in bytes fetched ahead.
+    /// Whether reading `range` costs nothing: the tail read at open or bytes
+    /// fetched ahead hold all of it.
     pub fn is_cached(&self, range: &Range<u64>) -> bool {
-        range.is_empty() || range.start >= self.tail_start() || self.retained_slice(range).is_some()
-    }
-
-    /// The bytes of `range` if a prefetch holds all of them.
-    fn retained_slice(&self, range: &Range<u64>) -> Option<Bytes> {
-        self.retained.iter().find_map(|(start, bytes)| {
-            let end = start + bytes.len() as u64;
-            (range.start >= *start && range.end <= end)
-                .then(|| bytes.slice((range.start - start) as usize..(range.end - start) as usize))
-        })
+        self.pieces(range)
+            .iter()
+            .all(|piece| matches!(piece, Piece::Held(_)))
     }
 
     /// Fetches `ranges` in one wave and keeps them, so that later reads of
@@ -203,8 +196,9 @@ impl RemoteFile {
     /// need: bloom filter blocks, dictionary pages.
     pub fn prefetch(&mut self, ranges: &[Range<u64>]) -> Result<()> {
         let bytes = self.read(ranges)?;
+        let tail_start = self.tail_start();
         for (range, bytes) in ranges.iter().zip(bytes) {
-            if !range.is_empty() && range.start < self.tail_start() {
+            if !range.is_empty() && range.start < tail_start {
                 self.retained.push((range.start, bytes));
             }
         }
@@ -223,16 +217,20 @@ impl RemoteFile {
 
     /// Reads `ranges` (in any order, possibly overlapping) and returns their
     /// bytes in the order asked. Fails before any I/O if one reaches past the
-    /// end of the file.
+    /// end of the file. Only the parts not already held (the tail, bytes
+    /// fetched ahead) are requested.
     pub fn read(&mut self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         if let Some(bad) = ranges.iter().find(|r| r.start > r.end || r.end > self.size) {
             return Err(Error::RangeOutOfBounds(bad.clone()));
         }
-        let tail_start = self.tail_start();
-        let missing: Vec<Range<u64>> = ranges
+        let pieces: Vec<Vec<Piece>> = ranges.iter().map(|range| self.pieces(range)).collect();
+        let missing: Vec<Range<u64>> = pieces
             .iter()
-            .filter(|r| !self.is_cached(r))
-            .cloned()
+            .flatten()
+            .filter_map(|piece| match piece {
+                Piece::Missing(range) => Some(range.clone()),
+                Piece::Held(_) => None,
+            })
             .collect();
         let plan = split_large(
             plan_wave(
@@ -244,28 +242,76 @@ impl RemoteFile {
             self.options.max_concurrency,
             FetchOptions::SPLIT_ABOVE_BYTES,
         );
-        let bodies = self
-            .transport
-            .fetch(&plan.requests, self.options.max_concurrency)?;
+        let bodies = if plan.requests.is_empty() {
+            Vec::new()
+        } else {
+            self.transport
+                .fetch(&plan.requests, self.options.max_concurrency)?
+        };
         self.stats.requests += plan.requests.len() as u64;
         self.stats.round_trips += u64::from(!plan.requests.is_empty());
         self.stats.bytes_fetched += bodies.iter().map(|b| b.len() as u64).sum::<u64>();
         let mut fetched = plan.slice(&missing, &bodies).into_iter();
-        Ok(ranges
-            .iter()
-            .map(|range| {
-                if range.start >= tail_start || range.is_empty() {
-                    let start = range.start.saturating_sub(tail_start) as usize;
-                    let end = range.end.saturating_sub(tail_start) as usize;
-                    self.tail.slice(start..end.max(start))
-                } else if let Some(bytes) = self.retained_slice(range) {
-                    bytes
+        Ok(pieces
+            .into_iter()
+            .map(|pieces| {
+                let mut parts: Vec<Bytes> = pieces
+                    .into_iter()
+                    .map(|piece| match piece {
+                        Piece::Held(bytes) => bytes,
+                        Piece::Missing(_) => fetched.next().unwrap_or_default(),
+                    })
+                    .collect();
+                if parts.len() == 1 {
+                    parts.pop().unwrap_or_default()
                 } else {
-                    fetched.next().unwrap_or_default()
+                    Bytes::from(parts.concat())
                 }
             })
             .collect())
     }
+
+    /// `range` cut into the parts already held and the parts to fetch, in
+    /// order.
+    fn pieces(&self, range: &Range<u64>) -> Vec<Piece> {
+        if range.is_empty() {
+            return vec![Piece::Held(Bytes::new())];
+        }
+        let mut held: Vec<(u64, &Bytes)> = self
+            .retained
+            .iter()
+            .map(|(start, bytes)| (*start, bytes))
+            .chain(std::iter::once((self.tail_start(), &self.tail)))
+            .filter(|(start, bytes)| *start < range.end && start + bytes.len() as u64 > range.start)
+            .collect();
+        held.sort_unstable_by_key(|(start, _)| *start);
+        let mut pieces = Vec::new();
+        let mut at = range.start;
+        for (start, bytes) in held {
+            let end = (start + bytes.len() as u64).min(range.end);
+            if end <= at {
+                continue;
+            }
+            if start > at {
+                pieces.push(Piece::Missing(at..start));
+                at = start;
+            }
+            pieces.push(Piece::Held(
+                bytes.slice((at - start) as usize..(end - start) as usize),
+            ));
+            at = end;
+        }
+        if at < range.end {
+            pieces.push(Piece::Missing(at..range.end));
+        }
+        pieces
+    }
+}
+
+/// A part of a wanted range: bytes already held, or a range to fetch.
+enum Piece {
+    Held(Bytes),
+    Missing(Range<u64>),
 }
 
 #[cfg(test)]
@@ -324,6 +370,20 @@ mod tests {
                 round_trips: 2,
             }
         );
+    }
+
+    #[test]
+    fn only_the_parts_not_held_are_fetched() {
+        let (data, mut file) = file_of(1000, 100);
+        file.prefetch(std::slice::from_ref(&(200..300))).unwrap();
+        let before = file.stats();
+        // 150..950: 150..200 and 300..900 are fetched, the rest is held.
+        let got = file.read(&[150..950, 220..260]).unwrap();
+        assert_eq!(got[0], data.slice(150..950));
+        assert_eq!(got[1], data.slice(220..260));
+        let traffic = file.stats().since(before);
+        assert_eq!(traffic.bytes_fetched, 50 + 600, "{traffic:?}");
+        assert_eq!(traffic.round_trips, 1);
     }
 
     #[test]
