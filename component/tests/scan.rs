@@ -444,3 +444,40 @@ fn dictionaries_prune_row_groups_that_statistics_cannot() {
     assert_eq!(stats.row_groups_pruned, 5, "{stats:?}");
     assert_eq!(stats.row_groups_scanned, 5);
 }
+
+#[test]
+fn a_damaged_row_group_fails_in_its_turn_after_the_rows_before_it() {
+    let data = sample_file();
+    let file = open(data.clone()).unwrap();
+    let damaged = file.metadata().row_group(5).column(0).byte_range();
+    let mut bytes = data.to_vec();
+    let start = damaged.0 as usize;
+    bytes[start..start + damaged.1 as usize].fill(0xEE);
+    let file = open(Bytes::from(bytes)).unwrap();
+    // With a filter, every row group's filter column is decoded as soon as
+    // its bytes arrive, long before its rows are due.
+    let mut stream = file
+        .scan(ScanRequest {
+            columns: Some(vec!["name".into(), "id".into()]),
+            filter: Some(parse_where("id >= 0").unwrap()),
+            ..ScanRequest::default()
+        })
+        .unwrap();
+    let mut rows = 0;
+    let error = loop {
+        match stream.next_batch() {
+            Ok(Some(batch)) => rows += batch.num_rows(),
+            Ok(None) => panic!("the damaged row group was read without an error"),
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(
+        rows, 500,
+        "the five row groups before the damaged one are returned"
+    );
+    assert!(matches!(error, Error::CorruptFile(_)), "{error:?}");
+    assert!(
+        stream.next_batch().unwrap().is_none(),
+        "the scan ends after an error"
+    );
+}

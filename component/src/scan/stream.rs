@@ -11,7 +11,7 @@
 
 use super::SharedFile;
 use super::plan::{GroupPlan, ScanPlan};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::filter::BoundPredicate;
 use crate::ipc;
 use crate::source::FetchStats;
@@ -219,6 +219,9 @@ struct ActiveGroup {
     /// The ranges it waits for.
     wants: Option<Vec<Range<u64>>>,
     done: bool,
+    /// A decoding error, raised when the row group's turn comes, so that
+    /// the rows of the row groups before it are returned first.
+    failed: Option<Error>,
     fetched: bool,
     bytes: u64,
 }
@@ -345,7 +348,10 @@ impl BatchStream {
                 continue;
             }
             for group in self.active.iter_mut() {
-                step(group)?;
+                step(group);
+            }
+            if let Some(error) = self.active[0].failed.take() {
+                return Err(error);
             }
             let front = &self.active[0];
             if front.reader.is_none() && !front.done {
@@ -383,6 +389,7 @@ impl BatchStream {
                 reader: None,
                 wants: None,
                 done: false,
+                failed: None,
                 fetched: false,
                 bytes,
             });
@@ -432,7 +439,9 @@ impl BatchStream {
                 group.fetched = true;
                 self.stats.row_groups_scanned += 1;
             }
-            group.decoder.push_ranges(wants, bytes)?;
+            if let Err(error) = group.decoder.push_ranges(wants, bytes) {
+                group.failed = Some(error.into());
+            }
         }
         Ok(())
     }
@@ -475,17 +484,17 @@ impl BatchStream {
 }
 
 /// Moves a row group's decoder on until it needs data, has its batches
-/// ready, or is done.
-fn step(group: &mut ActiveGroup) -> Result<()> {
-    if group.reader.is_some() || group.done || group.wants.is_some() {
-        return Ok(());
+/// ready, or is done. An error is kept for the row group's turn.
+fn step(group: &mut ActiveGroup) {
+    if group.reader.is_some() || group.done || group.wants.is_some() || group.failed.is_some() {
+        return;
     }
-    match group.decoder.try_next_reader()? {
-        DecodeResult::NeedsData(ranges) => group.wants = Some(ranges),
-        DecodeResult::Data(reader) => group.reader = Some(reader),
-        DecodeResult::Finished => group.done = true,
+    match group.decoder.try_next_reader() {
+        Ok(DecodeResult::NeedsData(ranges)) => group.wants = Some(ranges),
+        Ok(DecodeResult::Data(reader)) => group.reader = Some(reader),
+        Ok(DecodeResult::Finished) => group.done = true,
+        Err(error) => group.failed = Some(error.into()),
     }
-    Ok(())
 }
 
 fn row_filter(
