@@ -4,6 +4,8 @@ from quiver's own statistics; every answer is compared with DuckDB."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import util
@@ -158,3 +160,28 @@ def test_the_column_chunks_of_every_row_group_are_fetched_in_one_wave(run_quiver
     assert waves(log) == 2, log
     assert stats["round_trips"] == 2, stats
     assert served["max_in_flight"] >= 2, log
+
+
+def test_explain_reads_no_data_pages_and_agrees_with_the_scan(run_quiver, scan_with_stats):
+    """`--explain` plans over HTTP without fetching data pages (counted at the server), and the
+    plan it prints is the one the scan then follows."""
+    where = "id BETWEEN 100000 AND 100100"
+    columns = ["id", "fare_amount"]
+    with RangeServer(util.SAMPLE_PATH.parent) as srv:
+        url = srv.url("sample.parquet")
+        proc = run_quiver("scan", url, "--columns", ",".join(columns), "--where", where,
+                          "--explain", "--format", "json")
+        assert proc.returncode == 0, util.describe(proc)
+        plan = json.loads(proc.stdout)
+        srv.wait_idle()
+        explained = srv.log()
+        _, stats = scan_with_stats(url, columns, where)
+    size = util.SAMPLE_PATH.stat().st_size
+    assert [r.range for r in explained] == ["bytes=-262144"], explained
+    verdicts = [g["verdict"] for g in plan["row_groups"]]
+    assert verdicts.count("read") == stats["row_groups_scanned"] == 1, (verdicts, stats)
+    assert len(verdicts) - verdicts.count("read") == stats["row_groups_pruned"], (verdicts, stats)
+    assert plan["file_size"] == size
+    # The scan reads at most what the plan says.
+    assert stats["bytes_fetched"] <= plan["estimated_bytes"], (plan, stats)
+    assert stats["round_trips"] <= 1 + bool(plan["first_phase"]) + bool(plan["second_phase"]), stats
