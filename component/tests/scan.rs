@@ -41,11 +41,30 @@ fn write(batch: &RecordBatch, row_group_rows: usize) -> Bytes {
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(row_group_rows))
         .build();
+    write_with(batch, properties)
+}
+
+fn write_with(batch: &RecordBatch, properties: WriterProperties) -> Bytes {
     let mut buffer = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buffer, batch.schema(), Some(properties)).unwrap();
     writer.write(batch).unwrap();
     writer.close().unwrap();
     Bytes::from(buffer)
+}
+
+/// 1,000 rows: `id` 0..1000 and `name` "n{id}".
+fn ids_and_names() -> RecordBatch {
+    let ids: Vec<i64> = (0..1000).collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int64Array::from(ids.clone()))),
+        (
+            "name",
+            Arc::new(StringArray::from_iter_values(
+                ids.iter().map(|i| format!("n{i}")),
+            )),
+        ),
+    ];
+    RecordBatch::try_from_iter(columns).unwrap()
 }
 
 fn open(data: Bytes) -> Result<ParquetFile, Error> {
@@ -67,29 +86,15 @@ fn open_with_tail(data: Bytes, tail_bytes: u64) -> Result<ParquetFile, Error> {
     ParquetFile::open(remote)
 }
 
-/// [`sample_file`] with pages of 10 rows and a page index.
+/// [`ids_and_names`] in row groups of 100 rows, pages of 10 rows, with a
+/// page index.
 fn paged_sample_file() -> Bytes {
-    let ids: Vec<i64> = (0..1000).collect();
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        ("id", Arc::new(Int64Array::from(ids.clone()))),
-        (
-            "name",
-            Arc::new(StringArray::from_iter_values(
-                ids.iter().map(|i| format!("n{i}")),
-            )),
-        ),
-    ];
-    let batch = RecordBatch::try_from_iter(columns).unwrap();
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(100))
         .set_data_page_row_count_limit(10)
         .set_write_batch_size(10)
         .build();
-    let mut buffer = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buffer, batch.schema(), Some(properties)).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-    Bytes::from(buffer)
+    write_with(&ids_and_names(), properties)
 }
 
 fn collect(
@@ -353,26 +358,11 @@ fn counting_scans_read_no_pages() {
 
 #[test]
 fn bloom_filters_prune_row_groups_that_statistics_cannot() {
-    let numbers: Vec<i64> = (0..1000).collect();
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        ("id", Arc::new(Int64Array::from(numbers.clone()))),
-        (
-            "name",
-            Arc::new(StringArray::from_iter_values(
-                numbers.iter().map(|i| format!("n{i}")),
-            )),
-        ),
-    ];
-    let batch = RecordBatch::try_from_iter(columns).unwrap();
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(100))
         .set_bloom_filter_enabled(true)
         .build();
-    let mut buffer = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buffer, batch.schema(), Some(properties)).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-    let file = open(Bytes::from(buffer)).unwrap();
+    let file = open(write_with(&ids_and_names(), properties)).unwrap();
     // "n5555" lies inside the string range of several row groups ("n0".."n99",
     // "n500".."n599", …): only the bloom filters rule it out.
     let scan = |clause: &str| {

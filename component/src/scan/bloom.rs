@@ -160,17 +160,9 @@ impl BloomPlan {
     ) -> Self {
         let mut physical = HashMap::new();
         let mut by_column: HashMap<&str, Vec<Vec<u8>>> = HashMap::new();
-        for (name, value) in predicate.equalities() {
-            let Some(leaf) = leaf_of(name) else { continue };
-            let column_type = metadata
-                .file_metadata()
-                .schema_descr()
-                .column(leaf)
-                .physical_type();
-            if let Some(key) = plain_key(value.as_ref(), column_type) {
-                physical.insert(name.to_owned(), column_type);
-                by_column.entry(name).or_default().push(key);
-            }
+        for keyed in keyed_comparisons(metadata, predicate.equalities(), &leaf_of) {
+            physical.insert(keyed.name.to_owned(), keyed.physical);
+            by_column.entry(keyed.name).or_default().push(keyed.key);
         }
         let mut probes = Vec::new();
         for &group in groups {
@@ -243,6 +235,46 @@ impl BloomPlan {
         }
         Ok(answers)
     }
+}
+
+/// A comparison of a column with a constant whose PLAIN encoding (what
+/// bloom filters hash and dictionaries hold) is certain.
+pub(super) struct KeyedComparison<'a> {
+    /// The column.
+    pub name: &'a str,
+    /// Its leaf in the file.
+    pub leaf: usize,
+    /// Its physical type.
+    pub physical: PhysicalType,
+    /// The constant, PLAIN-encoded.
+    pub key: Vec<u8>,
+}
+
+/// The `comparisons` (column, constant) whose constant can be encoded as
+/// the column stores it.
+pub(super) fn keyed_comparisons<'a>(
+    metadata: &ParquetMetaData,
+    comparisons: Vec<(&'a str, &ArrayRef)>,
+    leaf_of: impl Fn(&str) -> Option<usize>,
+) -> Vec<KeyedComparison<'a>> {
+    comparisons
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let leaf = leaf_of(name)?;
+            let physical = metadata
+                .file_metadata()
+                .schema_descr()
+                .column(leaf)
+                .physical_type();
+            let key = plain_key(value.as_ref(), physical)?;
+            Some(KeyedComparison {
+                name,
+                leaf,
+                physical,
+                key,
+            })
+        })
+        .collect()
 }
 
 fn prev_power_of_two(n: u64) -> u64 {

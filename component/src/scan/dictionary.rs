@@ -3,7 +3,7 @@
 //! prune a row group whose dictionary lacks every value they need, and `<>`
 //! one whose dictionary holds nothing but the excluded value.
 
-use super::bloom::plain_key;
+use super::bloom::{keyed_comparisons, plain_key};
 use crate::error::Result;
 use crate::filter::BoundPredicate;
 use crate::source::RemoteFile;
@@ -64,16 +64,12 @@ impl DictionaryPlan {
     ) -> Self {
         let mut physical = HashMap::new();
         let mut columns: Vec<(&str, usize)> = Vec::new();
-        for (name, value) in predicate.equalities_and_inequalities() {
-            let Some(leaf) = leaf_of(name) else { continue };
-            let column_type = metadata
-                .file_metadata()
-                .schema_descr()
-                .column(leaf)
-                .physical_type();
-            if plain_key(value.as_ref(), column_type).is_some() && !physical.contains_key(name) {
-                physical.insert(name.to_owned(), column_type);
-                columns.push((name, leaf));
+        for keyed in keyed_comparisons(metadata, predicate.equalities_and_inequalities(), leaf_of) {
+            if physical
+                .insert(keyed.name.to_owned(), keyed.physical)
+                .is_none()
+            {
+                columns.push((keyed.name, keyed.leaf));
             }
         }
         let mut probes = Vec::new();

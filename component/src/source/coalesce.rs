@@ -179,14 +179,7 @@ mod tests {
         let wanted = [0..700, 650..900, 950..1000];
         let plan = split_large(coalesce(&wanted, 0), 4, 300);
         assert_eq!(plan.requests, [0..300, 300..600, 600..900, 950..1000]);
-        let bodies: Vec<Bytes> = plan
-            .requests
-            .iter()
-            .map(|r| file.slice(r.start as usize..r.end as usize))
-            .collect();
-        for (range, bytes) in wanted.iter().zip(plan.slice(&wanted, &bodies)) {
-            assert_eq!(bytes, file.slice(range.start as usize..range.end as usize));
-        }
+        assert_slices_are_direct_reads(&file, &plan, &wanted);
         // No free slot: nothing is split.
         assert_eq!(
             split_large(coalesce(&wanted, 0), 2, 300).requests,
@@ -222,14 +215,20 @@ mod tests {
                     "requests must stay apart"
                 );
             }
-            let bodies: Vec<Bytes> = plan
-                .requests
-                .iter()
-                .map(|r| file.slice(r.start as usize..r.end as usize))
-                .collect();
-            for (range, bytes) in wanted.iter().zip(plan.slice(&wanted, &bodies)) {
-                assert_eq!(bytes, file.slice(range.start as usize..range.end as usize));
-            }
+            assert_slices_are_direct_reads(&file, &plan, &wanted);
+        }
+    }
+
+    /// Serves `plan`'s requests from `file` and checks that slicing gives
+    /// exactly the `wanted` ranges.
+    fn assert_slices_are_direct_reads(file: &Bytes, plan: &CoalescedRanges, wanted: &[Range<u64>]) {
+        let bodies: Vec<Bytes> = plan
+            .requests
+            .iter()
+            .map(|r| file.slice(r.start as usize..r.end as usize))
+            .collect();
+        for (range, bytes) in wanted.iter().zip(plan.slice(wanted, &bodies)) {
+            assert_eq!(bytes, file.slice(range.start as usize..range.end as usize));
         }
     }
 }
