@@ -5,6 +5,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
 ENGINE_WASM := target/$(WASM_TARGET)/release/quiver_engine.wasm
+# The scalar build has a target directory of its own: its flags differ, and
+# sharing one would rebuild every dependency at each switch.
+SCALAR_TARGET_DIR := target/scalar
+SCALAR_ENGINE_WASM := $(SCALAR_TARGET_DIR)/$(WASM_TARGET)/release/quiver_engine.wasm
+# Flags of the SIMD build (and of the wasm lint, so it sees the SIMD code).
+SIMD_FLAGS := CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C target-feature=+simd128"
 QUIVER := target/release/quiver
 VENV := .venv
 PYTHON := $(VENV)/bin/python
@@ -14,7 +20,9 @@ export CC_wasm32_wasip2 := clang-19
 export AR_wasm32_wasip2 := llvm-ar-19
 export CFLAGS_wasm32_wasip2 := -isystem /usr/include/wasm32-wasi
 
-APT_PACKAGES := clang-19 llvm-19 lld-19 wasi-libc
+# mesa-vulkan-drivers brings lavapipe, a software Vulkan driver: the GPU tier's
+# tests run on it where the machine has no GPU.
+APT_PACKAGES := clang-19 llvm-19 lld-19 wasi-libc mesa-vulkan-drivers libvulkan1
 
 .PHONY: setup build component host test test-rust test-conformance lint demo bench-io clean
 
@@ -32,12 +40,16 @@ setup: .setup-done
 ## build: the engine component (wasm) and the native host with the `quiver` CLI
 build: component host
 
+## component: the engine twice from one source: quiver-engine.wasm with SIMD128, and
+## quiver-engine-scalar.wasm without, for hosts that lack SIMD (or `--compute scalar`)
 component: setup
-	$(CARGO) build --release -p quiver-engine --target $(WASM_TARGET)
+	$(SIMD_FLAGS) $(CARGO) build --release -p quiver-engine --target $(WASM_TARGET)
+	$(CARGO) build --release -p quiver-engine --target $(WASM_TARGET) --target-dir $(SCALAR_TARGET_DIR)
 
 host: component
 	$(CARGO) build --release -p quiver-host
 	cp $(ENGINE_WASM) target/release/quiver-engine.wasm
+	cp $(SCALAR_ENGINE_WASM) target/release/quiver-engine-scalar.wasm
 
 ## test: everything CI runs: formatting, lints, native unit tests, the
 ## component under wasmtime, and the conformance suite against DuckDB/pyarrow
@@ -47,7 +59,7 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release -p quiver-host --all-targets -- -D warnings
 	$(CARGO) clippy --release -p quiver-engine --all-targets -- -D warnings
-	$(CARGO) clippy --release -p quiver-engine --target $(WASM_TARGET) -- -D warnings
+	$(SIMD_FLAGS) $(CARGO) clippy --release -p quiver-engine --target $(WASM_TARGET) -- -D warnings
 
 test-rust: build
 	$(CARGO) test --release -p quiver-engine

@@ -41,6 +41,8 @@ pub enum Error {
     ColumnNotFound(String),
     /// Operand types cannot be compared.
     TypeMismatch(String),
+    /// The GPU tier was requested and is missing, or the adapter failed.
+    Gpu(String),
     /// A defect in the engine.
     Internal(String),
 }
@@ -69,6 +71,7 @@ impl fmt::Display for Error {
             | Error::Syntax(message)
             | Error::ColumnNotFound(message)
             | Error::TypeMismatch(message)
+            | Error::Gpu(message)
             | Error::Internal(message) => f.write_str(message),
         }
     }

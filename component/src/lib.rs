@@ -15,6 +15,7 @@ pub mod columns;
 pub mod error;
 pub mod filter;
 pub mod ipc;
+pub mod kernels;
 pub mod scan;
 pub mod source;
 

@@ -158,6 +158,7 @@ pub fn describe_error(error: &EngineError) -> String {
         EngineError::SyntaxError(m) => format!("syntax error: {m}"),
         EngineError::ColumnNotFound(m) => format!("column not found: {m}"),
         EngineError::TypeMismatch(m) => format!("type mismatch: {m}"),
+        EngineError::Gpu(m) => format!("GPU error: {m}"),
         EngineError::Internal(m) => format!("internal error: {m}"),
     }
 }

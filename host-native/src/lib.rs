@@ -13,7 +13,7 @@
 
 pub mod bindings;
 pub mod client;
-mod host;
+pub mod host;
 pub mod runtime;
 pub mod source;
 pub mod state;

@@ -10,11 +10,32 @@ use std::path::{Path, PathBuf};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 
-/// File name of the engine component next to the `quiver` binary.
-pub const COMPONENT_FILE: &str = "quiver-engine.wasm";
+/// Which build of the engine component to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// `quiver-engine.wasm`, built with SIMD128 (wasmtime always runs it).
+    Simd,
+    /// `quiver-engine-scalar.wasm`, built without SIMD128.
+    Scalar,
+}
 
-/// Environment variable that overrides where the component is found.
-pub const COMPONENT_ENV: &str = "QUIVER_ENGINE_WASM";
+impl Build {
+    /// File name of the build next to the `quiver` binary.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Build::Simd => "quiver-engine.wasm",
+            Build::Scalar => "quiver-engine-scalar.wasm",
+        }
+    }
+
+    /// Environment variable that overrides where the build is found.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Build::Simd => "QUIVER_ENGINE_WASM",
+            Build::Scalar => "QUIVER_ENGINE_SCALAR_WASM",
+        }
+    }
+}
 
 /// A compiled engine component, ready to instantiate many times.
 pub struct Runtime {
@@ -31,18 +52,20 @@ pub struct Session {
 }
 
 impl Runtime {
-    /// Finds the component: `$QUIVER_ENGINE_WASM`, else next to the running
-    /// executable (where `make build` puts it).
-    pub fn locate_component() -> Result<PathBuf> {
-        if let Some(path) = std::env::var_os(COMPONENT_ENV) {
+    /// Finds a build of the component: the path in its environment variable
+    /// (`$QUIVER_ENGINE_WASM`, `$QUIVER_ENGINE_SCALAR_WASM`), else next to the
+    /// running executable (where `make build` puts both).
+    pub fn locate_component(build: Build) -> Result<PathBuf> {
+        if let Some(path) = std::env::var_os(build.env_var()) {
             return Ok(PathBuf::from(path));
         }
         let exe = std::env::current_exe().context("cannot find the running executable")?;
-        let beside = exe.with_file_name(COMPONENT_FILE);
+        let beside = exe.with_file_name(build.file_name());
         anyhow::ensure!(
             beside.exists(),
-            "the engine component {} is missing: run `make build`, or set {COMPONENT_ENV}",
-            beside.display()
+            "the engine component {} is missing: run `make build`, or set {}",
+            beside.display(),
+            build.env_var()
         );
         Ok(beside)
     }

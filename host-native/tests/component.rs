@@ -4,7 +4,7 @@
 
 use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use quiver_host::bindings::EngineError;
-use quiver_host::bindings::filter::{Literal, Node};
+use quiver_host::bindings::filter::{ComputePreference, Literal, Node};
 use quiver_host::bindings::quiver::engine::types::ByteRange;
 use quiver_host::bindings::range_fetch::FetchOptions;
 use quiver_host::runtime::{Runtime, Session};
@@ -124,7 +124,7 @@ async fn filter_parses_prints_and_evaluates_across_the_boundary() {
     ipc.finish().unwrap();
     let bytes = ipc.into_inner().unwrap();
     let selection = filter
-        .call_evaluate(&mut s.store, &expr, &bytes)
+        .call_evaluate(&mut s.store, &expr, &bytes, ComputePreference::Auto)
         .await
         .unwrap()
         .unwrap();
@@ -190,7 +190,7 @@ async fn filter_errors_are_typed_values_not_traps() {
         .unwrap()
         .unwrap();
     let garbage = filter
-        .call_evaluate(&mut s.store, &expr, b"not arrow")
+        .call_evaluate(&mut s.store, &expr, b"not arrow", ComputePreference::Auto)
         .await
         .unwrap();
     assert!(matches!(garbage, Err(EngineError::InvalidArgument(_))));

@@ -27,6 +27,7 @@ impl From<Error> for WitError {
             Error::Syntax(_) => WitError::SyntaxError(message),
             Error::ColumnNotFound(_) => WitError::ColumnNotFound(message),
             Error::TypeMismatch(_) => WitError::TypeMismatch(message),
+            Error::Gpu(_) => WitError::Gpu(message),
             Error::Internal(_) => WitError::Internal(message),
         }
     }

@@ -3,8 +3,8 @@
 
 use super::Engine;
 use crate::bindings::exports::quiver::engine::filter::{
-    BetweenNode, CompareNode, Comparison, Expression, Guest, InListNode, IsNullNode, LikeNode,
-    Literal as WitLiteral, Node, Selection,
+    BetweenNode, CompareNode, Comparison, ComputePreference, Expression, Guest, InListNode,
+    IsNullNode, LikeNode, Literal as WitLiteral, Node, Selection,
 };
 use crate::bindings::quiver::engine::types::Error as WitError;
 use crate::error::{Error, Result};
@@ -20,13 +20,18 @@ impl Guest for Engine {
         Ok(to_sql(&from_nodes(&expr)?))
     }
 
-    fn evaluate(expr: Expression, batch: Vec<u8>) -> Result<Selection, WitError> {
+    fn evaluate(
+        expr: Expression,
+        batch: Vec<u8>,
+        compute: ComputePreference,
+    ) -> Result<Selection, WitError> {
+        let mut compute = super::compute::compute(Some(compute))?;
         let expr = from_nodes(&expr)?;
         let (schema, batches) = decode_stream(&batch)?;
         let batch = arrow_select::concat::concat_batches(&schema, &batches).map_err(Error::from)?;
         let rows = u32::try_from(batch.num_rows())
             .map_err(|_| Error::InvalidArgument("a batch may hold at most 2^32-1 rows".into()))?;
-        let selected = bind(&expr, &schema)?.select(&batch)?;
+        let selected = bind(&expr, &schema)?.select_on(&batch, &mut compute)?;
         let mut bits = selected.values().sliced().as_slice()[..rows.div_ceil(8) as usize].to_vec();
         // Bits past the last row are unspecified in Arrow buffers: clear them.
         if let (Some(last), tail @ 1..) = (bits.last_mut(), rows % 8) {
@@ -36,6 +41,7 @@ impl Guest for Engine {
             rows,
             selected: selected.true_count() as u32,
             bits,
+            kernels: super::compute::wit_reports(compute.reports()),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Implementation of the `quiver:engine/scan` interface.
 
 use super::Engine;
+use super::compute::{compute, wit_reports};
 use super::filter::from_nodes;
 use super::range_fetch::{open_remote, wit_stats};
 use crate::bindings::exports::quiver::engine::scan::{
@@ -9,7 +10,6 @@ use crate::bindings::exports::quiver::engine::scan::{
     ParquetFile as WitParquetFile, RowFilter, RowGroupInfo, RowGroupPlan, RowGroupVerdict,
     ScanPlan, ScanRequest as WitScanRequest, ScanStats as WitScanStats,
 };
-use crate::bindings::quiver::engine::gpu;
 use crate::bindings::quiver::engine::types::ByteRange;
 use crate::bindings::quiver::engine::types::Error as WitError;
 use crate::error::Result;
@@ -26,8 +26,6 @@ pub struct ParquetFileResource(ParquetFile);
 /// The `batch-stream` resource.
 pub struct BatchStreamResource {
     stream: RefCell<BatchStream>,
-    /// The GPU adapter the host offered when the scan started.
-    gpu_adapter: Option<String>,
 }
 
 impl Guest for Engine {
@@ -48,12 +46,10 @@ impl GuestParquetFile for ParquetFileResource {
     }
 
     fn scan(&self, request: WitScanRequest) -> Result<WitBatchStream, WitError> {
-        let stream = self.0.scan(core_request(request)?)?;
-        let gpu_adapter =
-            gpu::adapter().map(|adapter| format!("{} ({})", adapter.name, adapter.backend));
+        let compute = compute(request.compute)?;
+        let stream = self.0.scan_on(core_request(request)?, compute)?;
         Ok(WitBatchStream::new(BatchStreamResource {
             stream: RefCell::new(stream),
-            gpu_adapter,
         }))
     }
 
@@ -131,7 +127,8 @@ impl GuestBatchStream for BatchStreamResource {
     }
 
     fn stats(&self) -> WitScanStats {
-        let stats = self.stream.borrow().stats();
+        let stream = self.stream.borrow();
+        let stats = stream.stats();
         WitScanStats {
             row_groups: stats.row_groups,
             row_groups_pruned: stats.row_groups_pruned,
@@ -142,7 +139,8 @@ impl GuestBatchStream for BatchStreamResource {
             rows_returned: stats.rows_returned,
             fetch: wit_stats(stats.fetch),
             index: wit_stats(stats.index),
-            gpu_adapter: self.gpu_adapter.clone(),
+            gpu_adapter: stream.gpu_adapter(),
+            kernels: wit_reports(&stream.kernels()),
         }
     }
 }

@@ -67,6 +67,8 @@ pub(super) enum Node {
     /// Three-valued OR of every operand (FALSE when there are none).
     Any(Vec<Node>),
     Not(Box<Node>),
+    /// A predicate on one fixed-width column, run by a kernel tier.
+    Kernel(Box<super::lower::KernelNode>),
 }
 
 /// A comparison operand, already of the type the comparison runs in.
@@ -117,7 +119,7 @@ fn resolve(schema: &Schema, name: &str) -> Result<(String, DataType)> {
 }
 
 fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
-    Ok(match expr {
+    let node = match expr {
         Expr::Literal(Literal::Boolean(b)) => Node::Const(Some(*b)),
         Expr::Literal(Literal::Null) => Node::Const(None),
         Expr::Literal(other) => {
@@ -203,7 +205,8 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
         Expr::And(operands) => Node::All(bind_all(operands, schema)?),
         Expr::Or(operands) => Node::Any(bind_all(operands, schema)?),
         Expr::Not(inner) => Node::Not(Box::new(bind_bool(inner, schema)?)),
-    })
+    };
+    Ok(super::lower::lower(node, expr, schema))
 }
 
 fn bind_all(operands: &[Expr], schema: &Schema) -> Result<Vec<Node>> {

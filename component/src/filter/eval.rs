@@ -2,8 +2,13 @@
 //! SQL's three-valued logic.
 
 use super::bind::{Node, Operand, canonical};
+use super::lower::KernelNode;
 use super::{BoundPredicate, CompareOp};
 use crate::error::{Error, Result};
+use crate::kernels::Compute;
+use crate::kernels::cpu::RawColumn;
+use crate::kernels::keys::Width;
+use crate::kernels::tier::KernelCall;
 use arrow_arith::boolean::{and_kleene, is_not_null, is_null, not, or_kleene};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
@@ -15,13 +20,21 @@ use std::sync::Arc;
 
 impl BoundPredicate {
     /// Evaluates the predicate on every row of `batch`, which must hold the
-    /// columns of [`BoundPredicate::columns`]. NULL means "unknown".
+    /// columns of [`BoundPredicate::columns`], with this build's CPU tier.
+    /// NULL means "unknown".
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<BooleanArray> {
+        self.evaluate_on(batch, &mut Compute::cpu())
+    }
+
+    /// Like [`BoundPredicate::evaluate`], running kernels on the tiers
+    /// `compute` chooses (and recording them there).
+    pub fn evaluate_on(&self, batch: &RecordBatch, compute: &mut Compute) -> Result<BooleanArray> {
         evaluate(
             &self.root,
             &mut Columns {
                 batch,
                 converted: Vec::new(),
+                compute,
             },
         )
     }
@@ -29,7 +42,12 @@ impl BoundPredicate {
     /// Like [`BoundPredicate::evaluate`], with NULL turned into false: the rows
     /// a WHERE clause keeps.
     pub fn select(&self, batch: &RecordBatch) -> Result<BooleanArray> {
-        let verdict = self.evaluate(batch)?;
+        self.select_on(batch, &mut Compute::cpu())
+    }
+
+    /// Like [`BoundPredicate::select`], on the tiers `compute` chooses.
+    pub fn select_on(&self, batch: &RecordBatch, compute: &mut Compute) -> Result<BooleanArray> {
+        let verdict = self.evaluate_on(batch, compute)?;
         Ok(match verdict.nulls() {
             Some(nulls) => BooleanArray::new(verdict.values() & nulls.inner(), None),
             None => verdict,
@@ -41,13 +59,15 @@ impl BoundPredicate {
 type ConversionKey<'a> = (&'a str, Option<&'a DataType>, bool);
 
 /// The batch's columns, each converted to a comparison type at most once per
-/// batch however many comparisons use it (an `IN` list of thousands).
-struct Columns<'a> {
+/// batch however many comparisons use it (an `IN` list of thousands), and the
+/// kernel tiers.
+struct Columns<'a, 'c> {
     batch: &'a RecordBatch,
     converted: Vec<(ConversionKey<'a>, ArrayRef)>,
+    compute: &'c mut Compute,
 }
 
-fn evaluate<'a>(node: &'a Node, batch: &mut Columns<'a>) -> Result<BooleanArray> {
+fn evaluate<'a>(node: &'a Node, batch: &mut Columns<'a, '_>) -> Result<BooleanArray> {
     let rows = batch.batch.num_rows();
     Ok(match node {
         Node::Const(value) => BooleanArray::from(vec![*value; rows]),
@@ -107,14 +127,45 @@ fn evaluate<'a>(node: &'a Node, batch: &mut Columns<'a>) -> Result<BooleanArray>
         Node::All(operands) => fold(operands, batch, true, and_kleene)?,
         Node::Any(operands) => fold(operands, batch, false, or_kleene)?,
         Node::Not(inner) => not(&evaluate(inner, batch)?)?,
+        Node::Kernel(kernel) => run_kernel(kernel, batch)?,
     })
+}
+
+/// A kernel node on its column: the selection bits (NULL rows cleared) with
+/// the column's null mask.
+fn run_kernel(kernel: &KernelNode, columns: &mut Columns<'_, '_>) -> Result<BooleanArray> {
+    let array = columns
+        .batch
+        .column_by_name(&kernel.column)
+        .filter(|array| *array.data_type() == kernel.data_type)
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "column {:?} of type {} missing from the filter batch",
+                kernel.column, kernel.data_type
+            ))
+        })?;
+    let data = array.to_data();
+    let column = match kernel.width {
+        Width::W32 => RawColumn::W32(data.buffer::<u32>(0)),
+        Width::W64 => RawColumn::W64(data.buffer::<u64>(0)),
+    };
+    let column_type = kernel.data_type.to_string();
+    let bits = columns.compute.run(&KernelCall {
+        predicate: &kernel.sql,
+        column_type: &column_type,
+        column,
+        encoding: kernel.encoding,
+        set: &kernel.set,
+        validity: array.nulls(),
+    })?;
+    Ok(BooleanArray::new(bits, array.nulls().cloned()))
 }
 
 /// Combines the operands with a three-valued `combine`, in a loop (a chain
 /// of thousands of operands costs no stack); `empty` is the answer for none.
 fn fold<'a>(
     operands: &'a [Node],
-    batch: &mut Columns<'a>,
+    batch: &mut Columns<'a, '_>,
     empty: bool,
     combine: fn(&BooleanArray, &BooleanArray) -> Result<BooleanArray, arrow_schema::ArrowError>,
 ) -> Result<BooleanArray> {
@@ -130,7 +181,7 @@ fn fold<'a>(
 }
 
 /// An operand as a kernel input: a column array or a scalar.
-fn value<'a>(operand: &'a Operand, batch: &mut Columns<'a>) -> Result<Box<dyn Datum>> {
+fn value<'a>(operand: &'a Operand, batch: &mut Columns<'a, '_>) -> Result<Box<dyn Datum>> {
     Ok(match operand {
         Operand::Scalar(array) => Box::new(Scalar::new(Arc::clone(array))),
         Operand::Column { .. } => Box::new(column(operand, batch)?),
@@ -139,7 +190,7 @@ fn value<'a>(operand: &'a Operand, batch: &mut Columns<'a>) -> Result<Box<dyn Da
 
 /// A column of the batch, cast to the comparison type and, for floats,
 /// canonicalised so that Arrow's total order matches SQL's.
-fn column<'a>(operand: &'a Operand, columns: &mut Columns<'a>) -> Result<ArrayRef> {
+fn column<'a>(operand: &'a Operand, columns: &mut Columns<'a, '_>) -> Result<ArrayRef> {
     let Operand::Column {
         name,
         cast,

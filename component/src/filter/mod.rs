@@ -4,6 +4,7 @@
 mod bind;
 mod decimal;
 mod eval;
+mod lower;
 mod prune;
 mod sql;
 

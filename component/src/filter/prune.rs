@@ -187,6 +187,7 @@ fn verdicts(node: &Node, stats: &dyn ContainerStats) -> Result<Verdicts> {
                 may_be_false: v.may_be_true,
             }
         }
+        Node::Kernel(kernel) => verdicts(&kernel.bound, stats)?,
     })
 }
 
@@ -329,6 +330,7 @@ impl BoundPredicate {
                 } if ops.contains(op) => found.push((name.as_str(), value)),
                 Node::All(operands) | Node::Any(operands) => stack.extend(operands),
                 Node::Not(inner) => stack.push(inner),
+                Node::Kernel(kernel) => stack.push(&kernel.bound),
                 _ => {}
             }
         }

@@ -15,6 +15,7 @@ pub use request::ScanRequest;
 pub use stream::{BatchStream, ScanStats};
 
 use crate::error::{Error, Result};
+use crate::kernels::Compute;
 use crate::source::{FetchStats, RemoteFile};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use footer_repair::repair_footer;
@@ -86,8 +87,20 @@ impl ParquetFile {
     }
 
     /// Starts a scan; checks the request against the schema before reading.
+    /// The filter runs on this build's CPU tier.
     pub fn scan(&self, request: ScanRequest) -> Result<BatchStream> {
-        BatchStream::start(Rc::clone(&self.source), &self.reader_metadata, &request)
+        self.scan_on(request, Compute::cpu())
+    }
+
+    /// Like [`ParquetFile::scan`], running the filter's kernels on the tiers
+    /// `compute` chooses.
+    pub fn scan_on(&self, request: ScanRequest, compute: Compute) -> Result<BatchStream> {
+        BatchStream::start(
+            Rc::clone(&self.source),
+            &self.reader_metadata,
+            &request,
+            compute,
+        )
     }
 }
 

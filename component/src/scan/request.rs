@@ -11,6 +11,7 @@ use super::{SharedFile, arrow_metadata};
 use crate::columns::find_column;
 use crate::error::{Error, Result};
 use crate::filter::{BoundPredicate, Expr, bind};
+use crate::kernels::Compute;
 use crate::source::{FetchOptions, FetchStats};
 use arrow_schema::Schema;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
@@ -251,6 +252,7 @@ impl BatchStream {
         source: SharedFile,
         metadata: &ArrowReaderMetadata,
         request: &ScanRequest,
+        compute: Compute,
     ) -> Result<Self> {
         let prepared = prepare(&source, metadata, request)?;
         Ok(BatchStream::new(
@@ -258,9 +260,9 @@ impl BatchStream {
             prepared.factory,
             prepared.schema,
             prepared.plan,
-            request.offset,
-            request.limit,
+            (request.offset, request.limit),
             prepared.stats,
+            compute,
         ))
     }
 }

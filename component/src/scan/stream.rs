@@ -14,8 +14,9 @@ use super::plan::{GroupPlan, ScanPlan};
 use crate::error::{Error, Result};
 use crate::filter::BoundPredicate;
 use crate::ipc;
+use crate::kernels::{Compute, KernelReport};
 use crate::source::FetchStats;
-use arrow_array::RecordBatch;
+use arrow_array::{BooleanArray, RecordBatch};
 use arrow_schema::{ArrowError, SchemaRef};
 use parquet::DecodeResult;
 use parquet::arrow::ProjectionMask;
@@ -27,8 +28,8 @@ use parquet::arrow::push_decoder::{
 };
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Bytes of column chunks (as stored) that may be admitted at once; bounds
 /// the memory of buffered pages.
@@ -67,14 +68,38 @@ pub struct ScanStats {
     pub index: FetchStats,
 }
 
-/// Counters the row filter updates while decoders run it.
-#[derive(Debug, Default)]
-pub(super) struct FilterCounters {
+/// What the row filter shares with the decoders that run it: its kernel
+/// tiers, and the counters it updates.
+pub(super) struct FilterRun {
+    compute: Mutex<Compute>,
     tested: AtomicU64,
     matched: AtomicU64,
 }
 
-impl FilterCounters {
+impl Default for FilterRun {
+    /// A filter run on this build's CPU tier.
+    fn default() -> Self {
+        Self::new(Compute::cpu())
+    }
+}
+
+impl FilterRun {
+    fn new(compute: Compute) -> Self {
+        Self {
+            compute: Mutex::new(compute),
+            tested: AtomicU64::new(0),
+            matched: AtomicU64::new(0),
+        }
+    }
+
+    /// The rows of `batch` that `predicate` keeps, counted.
+    fn select(&self, predicate: &BoundPredicate, batch: &RecordBatch) -> Result<BooleanArray> {
+        let mut compute = self.compute.lock().unwrap_or_else(|e| e.into_inner());
+        let selected = predicate.select_on(batch, &mut compute)?;
+        self.count(batch.num_rows(), selected.true_count());
+        Ok(selected)
+    }
+
     fn count(&self, tested: usize, matched: usize) {
         self.tested.fetch_add(tested as u64, Ordering::Relaxed);
         self.matched.fetch_add(matched as u64, Ordering::Relaxed);
@@ -149,7 +174,7 @@ impl DecoderFactory {
         plan: &GroupPlan,
         phases: Phases,
         limit: Option<u64>,
-        counters: &Arc<FilterCounters>,
+        counters: &Arc<FilterRun>,
     ) -> Result<ParquetPushDecoder> {
         let descriptor = self.metadata.parquet_schema();
         let roots = match phases {
@@ -242,7 +267,7 @@ pub struct BatchStream {
     offset_left: u64,
     /// Rows still to return.
     limit_left: Option<u64>,
-    counters: Arc<FilterCounters>,
+    counters: Arc<FilterRun>,
     finished: bool,
     stats: ScanStats,
 }
@@ -253,9 +278,9 @@ impl BatchStream {
         factory: DecoderFactory,
         schema: SchemaRef,
         plan: ScanPlan,
-        offset: u64,
-        limit: Option<u64>,
+        (offset, limit): (u64, Option<u64>),
         stats: ScanStats,
+        compute: Compute,
     ) -> Self {
         let filtered = factory.predicate.is_some();
         let window = if filtered && limit.is_some() {
@@ -272,7 +297,7 @@ impl BatchStream {
             window,
             offset_left: if filtered { offset } else { 0 },
             limit_left: limit,
-            counters: Arc::default(),
+            counters: Arc::new(FilterRun::new(compute)),
             finished: false,
             stats: ScanStats {
                 row_groups_pruned: plan.pruned.len() as u32,
@@ -285,6 +310,27 @@ impl BatchStream {
     /// The schema of every batch.
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
+    }
+
+    /// Where the filter's kernels ran so far, and why.
+    pub fn kernels(&self) -> Vec<KernelReport> {
+        let compute = self
+            .counters
+            .compute
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        compute.reports().to_vec()
+    }
+
+    /// The GPU adapter the filter's kernels could use, as "name (backend)",
+    /// once a kernel has asked the host for it.
+    pub fn gpu_adapter(&self) -> Option<String> {
+        let compute = self
+            .counters
+            .compute
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        compute.adapter_name()
     }
 
     /// What the scan has done so far.
@@ -451,8 +497,7 @@ impl BatchStream {
         let factory = &self.factory;
         let batch = match (phases, &factory.predicate) {
             (Phases::Early, Some(predicate)) => {
-                let selected = predicate.select(&batch)?;
-                self.counters.count(batch.num_rows(), selected.true_count());
+                let selected = self.counters.select(predicate, &batch)?;
                 let batch = arrow_select::filter::filter_record_batch(&batch, &selected)?;
                 let roots = union(&factory.output_roots, &factory.filter_roots);
                 let positions: Vec<usize> = factory
@@ -500,14 +545,12 @@ fn step(group: &mut ActiveGroup) {
 fn row_filter(
     mask: ProjectionMask,
     predicate: Arc<BoundPredicate>,
-    counters: Arc<FilterCounters>,
+    counters: Arc<FilterRun>,
 ) -> RowFilter {
     let evaluate = move |batch: RecordBatch| {
-        let selected = predicate
-            .select(&batch)
-            .map_err(|error| ArrowError::ExternalError(Box::new(error)))?;
-        counters.count(batch.num_rows(), selected.true_count());
-        Ok(selected)
+        counters
+            .select(&predicate, &batch)
+            .map_err(|error| ArrowError::ExternalError(Box::new(error)))
     };
     RowFilter::new(vec![Box::new(ArrowPredicateFn::new(mask, evaluate))])
 }

@@ -1,6 +1,8 @@
 //! Command-line flags. Parsing only validates; nothing is loaded here.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use quiver_host::bindings::filter::ComputePreference;
+use quiver_host::runtime::Build;
 use std::path::PathBuf;
 
 /// Query Parquet files, local or remote over HTTP range requests.
@@ -65,6 +67,44 @@ pub struct ScanArgs {
     /// as one JSON object.
     #[arg(long)]
     pub explain: bool,
+    /// Where the filter's kernels run: `auto` takes the GPU only where its
+    /// calibrated cost model says it wins (never a software adapter), else
+    /// SIMD; `scalar` loads the engine's scalar build.
+    #[arg(long, value_enum, default_value_t = Compute::Auto)]
+    pub compute: Compute,
+}
+
+/// Kernel tiers for `--compute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Compute {
+    /// The GPU where it wins, else SIMD.
+    Auto,
+    /// The GPU for every kernel (an error without an adapter).
+    Gpu,
+    /// wasm SIMD128.
+    Simd,
+    /// Scalar code, in the scalar build of the engine.
+    Scalar,
+}
+
+impl Compute {
+    /// The engine build that runs this tier.
+    pub fn build(self) -> Build {
+        match self {
+            Compute::Scalar => Build::Scalar,
+            _ => Build::Simd,
+        }
+    }
+
+    /// The preference passed to the engine.
+    pub fn preference(self) -> ComputePreference {
+        match self {
+            Compute::Auto => ComputePreference::Auto,
+            Compute::Gpu => ComputePreference::Gpu,
+            Compute::Simd => ComputePreference::Simd,
+            Compute::Scalar => ComputePreference::Scalar,
+        }
+    }
 }
 
 /// Output formats.

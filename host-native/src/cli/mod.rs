@@ -89,9 +89,10 @@ pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
 /// Loads the component and starts an instance that can read `source`.
 async fn session_for(
     source: &quiver_host::source::Source,
+    build: quiver_host::runtime::Build,
 ) -> anyhow::Result<quiver_host::runtime::Session> {
     use quiver_host::runtime::Runtime;
-    let runtime = Runtime::load(&Runtime::locate_component()?)?;
+    let runtime = Runtime::load(&Runtime::locate_component(build)?)?;
     let directories: Vec<_> = source.directory.iter().cloned().collect();
     runtime.session(&directories).await
 }

@@ -1,10 +1,11 @@
 //! `quiver scan`: run a scan and write its batches in the chosen format.
 
-use super::args::{Format, ScanArgs};
+use super::args::{Compute, Format, ScanArgs};
 use super::explain;
 use super::output::BatchWriter;
 use super::sink::Sink;
 use super::{Failure, session_for};
+use quiver_host::bindings::filter::ComputeTier;
 use quiver_host::bindings::range_fetch::FetchStats;
 use quiver_host::bindings::scan::{OpenPath, OpenStats, RowFilter, ScanRequest, ScanStats};
 use quiver_host::client::default_open_options;
@@ -24,7 +25,10 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
             Format::Csv
         }
     });
-    let mut session = session_for(&source).await?;
+    if args.where_clause.is_some() && args.compute != Compute::Scalar {
+        quiver_host::host::gpu::warm_up();
+    }
+    let mut session = session_for(&source, args.compute.build()).await?;
     let file = session.open(&source.url, default_open_options()).await??;
     let request = ScanRequest {
         columns: args.columns.clone(),
@@ -32,6 +36,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         offset: args.offset,
         limit: args.limit,
         batch_size: None,
+        compute: Some(args.compute.preference()),
     };
     if args.explain {
         let plan = session.explain(&file, request).await??;
@@ -106,5 +111,18 @@ fn stats_json(
         "rows_returned": stats.rows_returned,
         "elapsed_ms": started.elapsed().as_millis() as u64,
         "gpu_adapter": stats.gpu_adapter,
+        "kernels": stats.kernels.iter().map(|kernel| json!({
+            "predicate": kernel.predicate,
+            "column_type": kernel.column_type,
+            "tier": match kernel.tier {
+                ComputeTier::Gpu => "gpu",
+                ComputeTier::Simd => "simd",
+                ComputeTier::Scalar => "scalar",
+            },
+            "reason": kernel.reason,
+            "batches": kernel.batches,
+            "rows": kernel.rows,
+            "ms": kernel.nanos as f64 / 1e6,
+        })).collect::<Vec<_>>(),
     })
 }
