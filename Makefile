@@ -24,7 +24,7 @@ export CFLAGS_wasm32_wasip2 := -isystem /usr/include/wasm32-wasi
 # tests run on it where the machine has no GPU.
 APT_PACKAGES := clang-19 llvm-19 lld-19 wasi-libc mesa-vulkan-drivers libvulkan1
 
-.PHONY: setup build component host test test-rust test-conformance lint demo bench-io clean
+.PHONY: setup build component host test test-rust test-conformance lint demo bench-io bench-kernels clean
 
 ## setup: install the rustup target and the Debian packages the build needs
 setup: .setup-done
@@ -81,6 +81,13 @@ $(VENV)/.bench-installed: tests/bench/requirements.txt $(VENV)/.installed
 ## minimum, counted at the test server (a benchmark, not a test; data cached in tests/.bench/)
 bench-io: build $(VENV)/.installed $(VENV)/.bench-installed
 	$(PYTHON) tests/bench/bench_io.py
+
+## bench-kernels: rows per second of the filter kernels on each tier (scalar, SIMD, GPU) and of the
+## same engine core compiled natively, and the GPU crossover (a benchmark, not a test)
+bench-kernels: build
+	$(CARGO) build --release -p quiver-bench
+	@mkdir -p tests/.bench
+	target/release/bench-kernels --rows 8388608 | tee tests/.bench/kernels.md
 
 ## demo: serve the bundled sample over HTTP and query it with range requests
 demo: build

@@ -13,7 +13,6 @@
 use arrow_array::{ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch};
 use quiver_host::bindings::filter::{ComputePreference, Selection};
 use quiver_host::runtime::{Build, Runtime, Session};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 const RUNS: usize = 5;
@@ -199,7 +198,7 @@ async fn main() {
         let bytes = ipc(&batch("int32", size));
         let on_simd = best_component(&mut simd, "x > 100", &bytes, ComputePreference::Simd).await;
         let on_gpu = best_component(&mut simd, "x > 100", &bytes, ComputePreference::Gpu).await;
-        let micros = |n: Option<u64>| n.map_or("n/a".into(), |n| format!("{:.0}", n as f64 / 1e3));
+        let micros = |n: Option<u64>| n.map_or("n/a".into(), |n| format!("{:.1}", n as f64 / 1e3));
         println!("| {size} | {} | {} |", micros(on_simd), micros(on_gpu));
         if let (None, Some(s), Some(g)) = (crossover, on_simd, on_gpu)
             && g < s

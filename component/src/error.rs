@@ -89,6 +89,12 @@ impl From<parquet::errors::ParquetError> for Error {
             ParquetError::ArrowError(message) => {
                 Error::CorruptFile(format!("cannot decode Parquet data: {message}"))
             }
+            // The row filter's own errors (a GPU failure, say) come back
+            // wrapped by Arrow and then by Parquet: unwrap them.
+            ParquetError::External(inner) => match inner.downcast::<arrow_schema::ArrowError>() {
+                Ok(arrow) => Error::from(*arrow),
+                Err(other) => Error::CorruptFile(format!("cannot decode Parquet data: {other}")),
+            },
             other => Error::CorruptFile(format!("cannot decode Parquet data: {other}")),
         }
     }

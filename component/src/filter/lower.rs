@@ -195,3 +195,78 @@ fn balanced(sql: &str) -> bool {
     }
     depth == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{bind, parse_where};
+    use arrow_schema::Field;
+
+    fn schema() -> Schema {
+        Schema::new(vec![
+            Field::new("x", DataType::Int32, true),
+            Field::new("y", DataType::Int32, true),
+            Field::new("f", DataType::Float32, true),
+            Field::new("small", DataType::Int8, true),
+            Field::new(
+                "coded",
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Int32)),
+                true,
+            ),
+        ])
+    }
+
+    /// The kernel's key intervals as column values, or `None` when the
+    /// predicate was not lowered.
+    fn intervals(sql: &str) -> Option<Vec<(i64, i64)>> {
+        let bound = bind(&parse_where(sql).unwrap(), &schema()).unwrap();
+        let Node::Kernel(kernel) = &bound.root else {
+            return None;
+        };
+        let value = |key: u64| i64::from((key as u32 ^ 0x8000_0000) as i32);
+        Some(
+            kernel
+                .set
+                .ranges()
+                .iter()
+                .map(|&(l, h)| (value(l), value(h)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn one_column_predicates_become_one_kernel() {
+        let (min, max) = (i64::from(i32::MIN), i64::from(i32::MAX));
+        assert_eq!(intervals("x BETWEEN 1 AND 5"), Some(vec![(1, 5)]));
+        assert_eq!(intervals("x IN (3, 1, 2, 7)"), Some(vec![(1, 3), (7, 7)]));
+        assert_eq!(intervals("NOT (x < 3 OR x > 9)"), Some(vec![(3, 9)]));
+        assert_eq!(intervals("x <> 0"), Some(vec![(min, -1), (1, max)]));
+        assert_eq!(intervals("x < 2.5 AND x >= -1"), Some(vec![(-1, 2)]));
+        assert_eq!(intervals("x > 5 AND x < 3"), Some(vec![]));
+        assert_eq!(
+            intervals("x NOT IN (1, 2.5)"),
+            Some(vec![(min, 0), (2, max)])
+        );
+    }
+
+    #[test]
+    fn other_predicates_stay_on_arrow() {
+        assert_eq!(intervals("x = y"), None);
+        assert_eq!(intervals("x > 1 AND y > 1"), None);
+        assert_eq!(intervals("small > 1"), None);
+        assert_eq!(intervals("coded > 1"), None);
+        assert_eq!(intervals("x > 1e0"), None);
+    }
+
+    #[test]
+    fn float32_columns_lower_with_exact_double_bounds() {
+        let bound = bind(&parse_where("f < 1e-1").unwrap(), &schema()).unwrap();
+        let Node::Kernel(kernel) = &bound.root else {
+            panic!("not lowered")
+        };
+        let below = 0.1f32; // rounds up: 0.1f32 > 0.1
+        let high = kernel.set.ranges()[0].1 as u32;
+        assert_eq!(high, key32(below.to_bits(), Encoding::Float) - 1);
+        assert_eq!(kernel.sql, "\"f\" < 1e-1");
+    }
+}

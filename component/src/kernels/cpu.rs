@@ -8,9 +8,14 @@
 use super::keys::{Encoding, KeySet, Width, key32, key64};
 use arrow_buffer::{BooleanBuffer, Buffer};
 
-/// Intervals up to which a set is tested by comparing with each interval;
-/// larger sets (long `IN` lists) use a binary search per row.
+/// Intervals up to which the scalar loop tests a set by comparing with each
+/// interval; larger sets (long `IN` lists) use a binary search per row.
 pub const LINEAR_RANGES: usize = 4;
+
+/// Intervals up to which the SIMD loop compares with each interval: four
+/// lanes per comparison make a short `IN` list cheaper than a search.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+const SIMD_LINEAR_RANGES: usize = 16;
 
 /// A column's values as raw bits, in row order.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +62,7 @@ pub fn select(column: RawColumn<'_>, encoding: Encoding, set: &KeySet) -> Boolea
 
 fn select32(values: &[u32], encoding: Encoding, set: &KeySet) -> Vec<u32> {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    if set.ranges().len() <= LINEAR_RANGES {
+    if set.ranges().len() <= SIMD_LINEAR_RANGES {
         return super::simd::select32(values, encoding, set);
     }
     scalar_words(values, |bits| u64::from(key32(bits, encoding)), set)
@@ -65,7 +70,7 @@ fn select32(values: &[u32], encoding: Encoding, set: &KeySet) -> Vec<u32> {
 
 fn select64(values: &[u64], encoding: Encoding, set: &KeySet) -> Vec<u32> {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    if set.ranges().len() <= LINEAR_RANGES {
+    if set.ranges().len() <= SIMD_LINEAR_RANGES {
         return super::simd::select64(values, encoding, set);
     }
     scalar_words(values, |bits| key64(bits, encoding), set)

@@ -12,9 +12,11 @@ pub const SELECT_WGSL: &str = include_str!("select.wgsl");
 /// Invocations per workgroup (`@workgroup_size` in the WGSL).
 const WORKGROUP_SIZE: u64 = 64;
 
-/// Largest storage binding used, whatever the adapter allows (lavapipe's
-/// limit, and a bound on the memory one dispatch holds).
-const MAX_BINDING_BYTES: u64 = 128 << 20;
+/// Largest storage binding used, whatever the adapter allows: well under
+/// lavapipe's 128 MiB binding limit and wasmtime's default budget of 128 MiB
+/// copied per host call (a dispatch passes all its buffers in one call), and
+/// a bound on the memory one dispatch holds.
+const MAX_BINDING_BYTES: u64 = 32 << 20;
 
 /// The host's GPU adapter, as the engine sees it.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,6 @@
 //! `quiver scan`: run a scan and write its batches in the chosen format.
 
-use super::args::{Compute, Format, ScanArgs};
+use super::args::{Format, ScanArgs};
 use super::explain;
 use super::output::BatchWriter;
 use super::sink::Sink;
@@ -25,9 +25,6 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
             Format::Csv
         }
     });
-    if args.where_clause.is_some() && args.compute != Compute::Scalar {
-        quiver_host::host::gpu::warm_up();
-    }
     let mut session = session_for(&source, args.compute.build()).await?;
     let file = session.open(&source.url, default_open_options()).await??;
     let request = ScanRequest {

@@ -6,8 +6,9 @@
 //!
 //! The adapter is whatever `wgpu` picks for high performance on the Vulkan,
 //! Metal, DX12 or GL backends (`WGPU_BACKEND` and `WGPU_ADAPTER_NAME` choose
-//! another); set `QUIVER_GPU=off` to offer none. Discovery starts on a
-//! background thread with [`warm_up`], so it overlaps loading the component.
+//! another); set `QUIVER_GPU=off` to offer none. The adapter is found on the
+//! engine's first `adapter()` call, on the calling thread: a driver still
+//! starting on another thread when the process exits can corrupt its heap.
 
 use crate::bindings::quiver::engine::gpu::{
     AdapterInfo, BufferInit, ComputePass, DeviceKind, GpuError, Host,
@@ -31,14 +32,6 @@ impl Host for QuiverState {
             None => Err(GpuError::NoAdapter),
         })
     }
-}
-
-/// Starts finding the adapter on a background thread, so that the first
-/// `adapter()` call does not wait for driver start-up.
-pub fn warm_up() {
-    std::thread::spawn(|| {
-        device();
-    });
 }
 
 /// The adapter as "name (backend, kind)", or `None` without one.
