@@ -75,6 +75,21 @@ def edge_file(tmp_path_factory) -> Path:
     return path
 
 
+BIG_ROWS = 70_000  # above the 65,536 rows under which `auto` keeps a batch on the CPU
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory) -> Path:
+    """One row group of BIG_ROWS rows, scanned in one batch with ``--batch-size``."""
+    rng = random.Random(5)
+    table = pa.table({"id": pa.array(range(BIG_ROWS), pa.int64()),
+                      "i64": pa.array([rng.randrange(-1000, 1000) for _ in range(BIG_ROWS)], pa.int64()),
+                      "f64": pa.array([rng.randrange(-1000, 1000) / 8 for _ in range(BIG_ROWS)])})
+    path = tmp_path_factory.mktemp("tiers") / "big.parquet"
+    pq.write_table(table, path, row_group_size=BIG_ROWS)
+    return path
+
+
 def _literal(rng: random.Random, kind: str, table: pa.Table) -> str:
     column = table.column(kind)
     value = column[rng.randrange(ROWS)].as_py() if rng.random() < 0.6 else None
@@ -117,9 +132,9 @@ def _predicates(table: pa.Table) -> list[str]:
     return out
 
 
-def _ids(run_quiver, path: Path, where: str, tier: str) -> tuple[list[int], dict]:
+def _ids(run_quiver, path: Path, where: str, tier: str, *extra: str) -> tuple[list[int], dict]:
     proc = run_quiver("scan", str(path), "--columns", "id", "--where", where, "--compute", tier,
-                      "--format", "arrow", "--stats")
+                      "--format", "arrow", "--stats", *extra)
     util.assert_no_crash(proc)
     assert proc.returncode == 0, util.describe(proc)
     return util.read_arrow_stream(proc.stdout).column("id").to_pylist(), util.parse_stats(proc.stderr)
@@ -147,18 +162,31 @@ def test_stats_name_each_kernels_tier_and_reason(edge_file, run_quiver):
     assert kernels["\"f64\" > 1.5"]["column_type"] == "Float64"
     assert kernels["\"f64\" > 1.5"]["rows"] == ROWS
     for kernel in kernels.values():
-        # CI's adapter is lavapipe: auto never takes a software adapter.
-        assert kernel["tier"] == "simd", kernel
-        assert "software adapter" in kernel["reason"] or "no GPU adapter" in kernel["reason"], kernel
+        # batches of at most 6,000 rows: auto keeps them on the CPU without asking for a GPU
+        assert (kernel["tier"], kernel["reason"]) == (
+            "simd", "auto: batches under 65536 rows stay on the CPU"), kernel
+    assert stats["gpu_adapter"] is None
 
 
-def test_auto_without_an_adapter_runs_simd_and_gpu_is_a_clean_error(edge_file, run_quiver):
-    proc = run_quiver("scan", str(edge_file), "--where", "i64 > 0", "--format", "csv", "--stats",
-                      env={"QUIVER_GPU": "off"})
+def test_auto_never_takes_a_software_adapter(big_file, run_quiver, duck):
+    got, stats = _ids(run_quiver, big_file, "i64 BETWEEN -10 AND 10", "auto", "--batch-size", "100000")
+    expected = [row[0] for row in duck.execute(
+        f"SELECT id FROM read_parquet('{big_file}') WHERE i64 BETWEEN -10 AND 10 ORDER BY id").fetchall()]
+    assert got == expected
+    (kernel,) = stats["kernels"]
+    assert (kernel["tier"], kernel["batches"], kernel["rows"]) == ("simd", 1, BIG_ROWS), kernel
+    # CI's adapter is lavapipe, a software rasteriser
+    assert kernel["reason"].startswith("auto: ") and "software adapter, never chosen" in kernel["reason"], kernel
+    assert stats["gpu_adapter"] is not None  # this time the kernel asked the host
+
+
+def test_auto_without_an_adapter_runs_simd_and_gpu_is_a_clean_error(big_file, run_quiver):
+    proc = run_quiver("scan", str(big_file), "--where", "i64 > 0", "--format", "csv", "--stats",
+                      "--batch-size", "100000", env={"QUIVER_GPU": "off"})
     assert proc.returncode == 0, util.describe(proc)
     (kernel,) = util.parse_stats(proc.stderr)["kernels"]
     assert (kernel["tier"], kernel["reason"]) == ("simd", "auto: the host offers no GPU adapter")
-    proc = run_quiver("scan", str(edge_file), "--where", "i64 > 0", "--compute", "gpu",
+    proc = run_quiver("scan", str(big_file), "--where", "i64 > 0", "--compute", "gpu",
                       env={"QUIVER_GPU": "off"})
     message = util.assert_clean_error(proc, 1)
     # the typed `gpu` error, not a decode error wrapping it

@@ -5,8 +5,10 @@
 //! gpu_ns_per_byte` (upload, dispatch and read-back included). The three
 //! figures are measured once per adapter, on the first `auto` decision that
 //! needs them, by timing this build's CPU loop and two dispatches, and are
-//! remembered for the life of the instance. A software adapter is never
-//! chosen by `auto`: it is for checking the GPU path, not for speed.
+//! remembered for the life of the instance. Batches under
+//! [`MIN_GPU_ROWS`] never reach the model (so a scan with the default batch
+//! size never pays for calibration), and a software adapter is never chosen
+//! by `auto`: it is for checking the GPU path, not for speed.
 
 use super::cpu::{self, RawColumn};
 use super::gpu::{self, Accelerator, Adapter};
@@ -15,6 +17,11 @@ use crate::error::{Error, Result};
 use arrow_buffer::{BooleanBuffer, NullBuffer};
 use std::sync::Mutex;
 use std::time::Instant;
+
+/// Rows below which `auto` keeps a kernel on the CPU without asking the cost
+/// model: a GPU dispatch costs more than SIMD code takes for them (about
+/// 180 µs against 22 µs for 65,536 int32 rows on an H200 and a Xeon).
+pub const MIN_GPU_ROWS: usize = 1 << 16;
 
 /// Where a kernel runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +191,12 @@ impl Compute {
                 )),
             },
             Preference::Auto => {
+                if call.column.len() < MIN_GPU_ROWS {
+                    return Ok((
+                        Tier::CPU,
+                        format!("auto: batches under {MIN_GPU_ROWS} rows stay on the CPU"),
+                    ));
+                }
                 let Some(adapter) = self.adapter() else {
                     return Ok((Tier::CPU, "auto: the host offers no GPU adapter".into()));
                 };

@@ -67,6 +67,10 @@ pub struct ScanArgs {
     /// as one JSON object.
     #[arg(long)]
     pub explain: bool,
+    /// Most rows per batch (default 8192, at most 1048576; batches never span
+    /// row groups). Larger batches give the GPU tier more work per dispatch.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<u32>,
     /// Where the filter's kernels run: `auto` takes the GPU only where its
     /// calibrated cost model says it wins (never a software adapter), else
     /// SIMD; `scalar` loads the engine's scalar build.

@@ -32,7 +32,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         filter: args.where_clause.clone().map(RowFilter::Sql),
         offset: args.offset,
         limit: args.limit,
-        batch_size: None,
+        batch_size: args.batch_size,
         compute: Some(args.compute.preference()),
     };
     if args.explain {
