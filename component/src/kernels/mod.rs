@@ -15,5 +15,4 @@ pub mod keys;
 mod simd;
 pub mod tier;
 
-pub use gpu::{Accelerator, Adapter};
 pub use tier::{Compute, KernelReport, Preference, Tier};

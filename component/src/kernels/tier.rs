@@ -41,15 +41,6 @@ impl Tier {
     } else {
         Tier::Scalar
     };
-
-    /// Lower-case name, as `--compute` spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Tier::Gpu => "gpu",
-            Tier::Simd => "simd",
-            Tier::Scalar => "scalar",
-        }
-    }
 }
 
 /// Which tier the caller asks for.
