@@ -68,10 +68,7 @@ fn ipc(batch: &RecordBatch) -> Vec<u8> {
 }
 
 async fn session(build: Build) -> Session {
-    let path = std::env::current_exe()
-        .unwrap()
-        .with_file_name("")
-        .join(build.file_name());
+    let path = Runtime::locate_component(build).unwrap();
     Runtime::load(&path).unwrap().session(&[]).await.unwrap()
 }
 

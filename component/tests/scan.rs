@@ -17,23 +17,16 @@ use std::sync::Arc;
 /// 1,000 rows in row groups of 100: `id` 0..1000, `name` "n{id}", `half` id/2
 /// with NULL for every tenth row.
 fn sample_file() -> Bytes {
-    let ids: Vec<i64> = (0..1000).collect();
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        ("id", Arc::new(Int64Array::from(ids.clone()))),
-        (
-            "name",
-            Arc::new(StringArray::from_iter_values(
-                ids.iter().map(|i| format!("n{i}")),
-            )),
-        ),
-        (
-            "half",
-            Arc::new(Int64Array::from_iter(
-                ids.iter().map(|i| (i % 10 != 0).then_some(i / 2)),
-            )),
-        ),
-    ];
-    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let base = ids_and_names();
+    let half: ArrayRef = Arc::new(Int64Array::from_iter(
+        (0..1000i64).map(|i| (i % 10 != 0).then_some(i / 2)),
+    ));
+    let batch = RecordBatch::try_from_iter([
+        ("id", Arc::clone(base.column(0))),
+        ("name", Arc::clone(base.column(1))),
+        ("half", half),
+    ])
+    .unwrap();
     write(&batch, 100)
 }
 

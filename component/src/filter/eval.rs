@@ -149,10 +149,9 @@ fn run_kernel(kernel: &KernelNode, columns: &mut Columns<'_, '_>) -> Result<Bool
         Width::W32 => RawColumn::W32(data.buffer::<u32>(0)),
         Width::W64 => RawColumn::W64(data.buffer::<u64>(0)),
     };
-    let column_type = kernel.data_type.to_string();
     let bits = columns.compute.run(&KernelCall {
         predicate: &kernel.sql,
-        column_type: &column_type,
+        column_type: &kernel.data_type,
         column,
         encoding: kernel.encoding,
         set: &kernel.set,

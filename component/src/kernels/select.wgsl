@@ -120,14 +120,24 @@ fn finish(word: u32, bits: u32) {
     selection[word] = masked;
 }
 
-@compute @workgroup_size(64)
-fn select32(@builtin(global_invocation_id) id: vec3<u32>) {
+// The bitmap word of an invocation and its number of rows (0 past the end).
+fn word_of(id: vec3<u32>) -> vec2<u32> {
     let word = id.x + id.y * params.stride;
     if (word >= (params.rows + 31u) / 32u) {
+        return vec2<u32>(word, 0u);
+    }
+    return vec2<u32>(word, min(32u, params.rows - word * 32u));
+}
+
+@compute @workgroup_size(64)
+fn select32(@builtin(global_invocation_id) id: vec3<u32>) {
+    let at = word_of(id);
+    let word = at.x;
+    let count = at.y;
+    if (count == 0u) {
         return;
     }
     let first = word * 32u;
-    let count = min(32u, params.rows - first);
     var bits = 0u;
     for (var i = 0u; i < count; i = i + 1u) {
         if (contains32(key32(values[first + i]))) {
@@ -139,12 +149,13 @@ fn select32(@builtin(global_invocation_id) id: vec3<u32>) {
 
 @compute @workgroup_size(64)
 fn select64(@builtin(global_invocation_id) id: vec3<u32>) {
-    let word = id.x + id.y * params.stride;
-    if (word >= (params.rows + 31u) / 32u) {
+    let at = word_of(id);
+    let word = at.x;
+    let count = at.y;
+    if (count == 0u) {
         return;
     }
     let first = word * 32u;
-    let count = min(32u, params.rows - first);
     var bits = 0u;
     for (var i = 0u; i < count; i = i + 1u) {
         let row = first + i;

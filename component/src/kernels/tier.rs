@@ -15,6 +15,7 @@ use super::gpu::{self, Accelerator, Adapter};
 use super::keys::{Encoding, KeySet};
 use crate::error::{Error, Result};
 use arrow_buffer::{BooleanBuffer, NullBuffer};
+use arrow_schema::DataType;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -82,7 +83,7 @@ pub struct KernelCall<'a> {
     /// The predicate as SQL, for the report.
     pub predicate: &'a str,
     /// The column's Arrow type, for the report.
-    pub column_type: &'a str,
+    pub column_type: &'a DataType,
     /// The column's raw bits.
     pub column: RawColumn<'a>,
     /// How the bits map to keys.
@@ -277,7 +278,7 @@ impl Compute {
             }
             None => self.reports.push(KernelReport {
                 predicate: call.predicate.to_owned(),
-                column_type: call.column_type.to_owned(),
+                column_type: call.column_type.to_string(),
                 tier,
                 reason,
                 batches: 1,

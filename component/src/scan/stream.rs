@@ -29,7 +29,7 @@ use parquet::arrow::push_decoder::{
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Bytes of column chunks (as stored) that may be admitted at once; bounds
 /// the memory of buffered pages.
@@ -92,10 +92,15 @@ impl FilterRun {
         }
     }
 
+    /// The kernel tiers, locked (a panic while they were held leaves them
+    /// usable: they hold no invariant a half-done kernel call could break).
+    fn compute(&self) -> MutexGuard<'_, Compute> {
+        self.compute.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The rows of `batch` that `predicate` keeps, counted.
     fn select(&self, predicate: &BoundPredicate, batch: &RecordBatch) -> Result<BooleanArray> {
-        let mut compute = self.compute.lock().unwrap_or_else(|e| e.into_inner());
-        let selected = predicate.select_on(batch, &mut compute)?;
+        let selected = predicate.select_on(batch, &mut self.compute())?;
         self.count(batch.num_rows(), selected.true_count());
         Ok(selected)
     }
@@ -314,23 +319,13 @@ impl BatchStream {
 
     /// Where the filter's kernels ran so far, and why.
     pub fn kernels(&self) -> Vec<KernelReport> {
-        let compute = self
-            .counters
-            .compute
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        compute.reports().to_vec()
+        self.counters.compute().reports().to_vec()
     }
 
     /// The GPU adapter the filter's kernels could use, as "name (backend)",
     /// once a kernel has asked the host for it.
     pub fn gpu_adapter(&self) -> Option<String> {
-        let compute = self
-            .counters
-            .compute
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        compute.adapter_name()
+        self.counters.compute().adapter_name()
     }
 
     /// What the scan has done so far.
