@@ -22,9 +22,12 @@ export CFLAGS_wasm32_wasip2 := -isystem /usr/include/wasm32-wasi
 
 # mesa-vulkan-drivers brings lavapipe, a software Vulkan driver: the GPU tier's
 # tests run on it where the machine has no GPU.
-APT_PACKAGES := clang-19 llvm-19 lld-19 wasi-libc mesa-vulkan-drivers libvulkan1
+# chromium runs the browser host's tests (headless, driven by playwright-core).
+APT_PACKAGES := clang-19 llvm-19 lld-19 wasi-libc mesa-vulkan-drivers libvulkan1 chromium
+BROWSER := host-browser
+NPM_INSTALLED := $(BROWSER)/node_modules/.installed
 
-.PHONY: setup build component host test test-rust test-conformance lint demo bench-io bench-kernels clean
+.PHONY: setup build component host browser browser-demo test test-rust test-conformance lint demo bench-io bench-kernels bench-browser clean
 
 ## setup: install the rustup target and the Debian packages the build needs
 setup: .setup-done
@@ -37,8 +40,9 @@ setup: .setup-done
 	fi
 	touch $@
 
-## build: the engine component (wasm) and the native host with the `quiver` CLI
-build: component host
+## build: the engine component (wasm), the native host with the `quiver` CLI, and the
+## browser package (host-browser/dist)
+build: component host browser
 
 ## component: the engine twice from one source: quiver-engine.wasm with SIMD128, and
 ## quiver-engine-scalar.wasm without, for hosts that lack SIMD (or `--compute scalar`)
@@ -50,6 +54,20 @@ host: component
 	$(CARGO) build --release -p quiver-host
 	cp $(ENGINE_WASM) target/release/quiver-engine.wasm
 	cp $(SCALAR_ENGINE_WASM) target/release/quiver-engine-scalar.wasm
+
+$(NPM_INSTALLED): $(BROWSER)/package.json $(BROWSER)/package-lock.json
+	cd $(BROWSER) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## browser: the npm package in host-browser/dist: both engine builds transpiled by jco (JSPI),
+## the Worker and API bundles, and the demo page
+browser: component $(NPM_INSTALLED)
+	cd $(BROWSER) && node build.mjs ../$(ENGINE_WASM) ../$(SCALAR_ENGINE_WASM)
+
+## browser-demo: serve the demo page and the bundled sample with Range support; prints the URL
+browser-demo: browser
+	@echo "open http://127.0.0.1:$${PORT:-8000}/dist/demo/index.html (Ctrl-C stops)"
+	python3 tests/rangeserver.py $(BROWSER) --port $${PORT:-8000} --cors --quiet
 
 ## test: everything CI runs: formatting, lints, native unit tests, the
 ## component under wasmtime, and the conformance suite against DuckDB/pyarrow
@@ -107,4 +125,4 @@ demo: build
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .setup-done
+	rm -rf $(VENV) .setup-done $(BROWSER)/node_modules $(BROWSER)/dist

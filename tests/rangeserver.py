@@ -21,6 +21,11 @@ Script use (serves until interrupted)::
 
     python tests/rangeserver.py DIR --port 8000 [--latency-ms 50]
 
+Browsers: with ``cors=True`` every answer allows any origin and exposes the headers a range
+reader needs (``Content-Range``, ``ETag``…), and ``OPTIONS`` preflights are answered (a suffix
+range ``bytes=-N`` is not a CORS-safelisted header, so browsers preflight it).  Files are sent
+with the MIME type of their extension, so pages, module scripts and ``.wasm`` load from it.
+
 Fault injection: ``latency_s`` (settable at any time) delays every request before it is
 answered; ``hook`` may be set to a callable ``hook(handler) -> bool`` that runs before a
 request is served and returns True when it has answered (or dropped) the request itself.
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import email.utils
+import mimetypes
 import os
 import posixpath
 import re
@@ -48,6 +54,18 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
 CHUNK = 256 * 1024
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers":
+        "Content-Range, Content-Length, Accept-Ranges, ETag, Last-Modified",
+}
+PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Range, If-Match, If-None-Match, If-Range",
+    "Access-Control-Max-Age": "600",
+}
+MIME_TYPES = {".parquet": "application/vnd.apache.parquet", ".wasm": "application/wasm",
+              ".js": "text/javascript", ".mjs": "text/javascript"}
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
@@ -114,6 +132,12 @@ def parse_range(header: Optional[str], size: int) -> Optional[tuple[int, int]] |
     return (first, min(last, size - 1))
 
 
+def content_type(path: Path) -> str:
+    """The MIME type a browser needs to use ``path`` (module scripts and wasm are checked)."""
+    return (MIME_TYPES.get(path.suffix)
+            or mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "_Server"
@@ -128,6 +152,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:  # noqa: N802
         self._serve(head=True)
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        self._started = time.monotonic()
+        if self.server.owner.latency_s > 0:
+            time.sleep(self.server.owner.latency_s)
+        if self.server.owner.cors:
+            status = HTTPStatus.NO_CONTENT
+            self._send_simple(status, PREFLIGHT_HEADERS)
+        else:
+            status = HTTPStatus.METHOD_NOT_ALLOWED
+            self._send_simple(status, {"Allow": "GET, HEAD"})
+        self._finish(int(status), 0)
+
+    def end_headers(self) -> None:
+        if self.server.owner.cors:
+            for k, v in CORS_HEADERS.items():
+                self.send_header(k, v)
+        super().end_headers()
 
     def _resolve(self) -> Optional[Path]:
         """Map the request path to a regular file under the root, or None."""
@@ -179,11 +221,11 @@ class _Handler(BaseHTTPRequestHandler):
             size = st.st_size
             etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
             common = {
-                "Accept-Ranges": "bytes",
+                "Accept-Ranges": "bytes" if owner.ranges else "none",
                 "ETag": etag,
                 "Last-Modified": email.utils.formatdate(st.st_mtime, usegmt=True),
             }
-            rng = parse_range(self.headers.get("Range"), size)
+            rng = parse_range(self.headers.get("Range"), size) if owner.ranges else None
             if rng == "unsatisfiable":
                 status = HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE
                 sent = self._send_simple(status, {**common, "Content-Range": f"bytes */{size}"})
@@ -196,8 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             for k, v in common.items():
                 self.send_header(k, v)
-            self.send_header("Content-Type", "application/vnd.apache.parquet"
-                             if path.suffix == ".parquet" else "application/octet-stream")
+            self.send_header("Content-Type", content_type(path))
             if status == HTTPStatus.PARTIAL_CONTENT:
                 self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
             self.send_header("Content-Length", str(length))
@@ -251,13 +292,18 @@ class RangeServer:
     """
 
     def __init__(self, root: str | os.PathLike, host: str = "127.0.0.1", port: int = 0,
-                 latency_s: float = 0.0, verbose: bool = False):
+                 latency_s: float = 0.0, verbose: bool = False, cors: bool = False,
+                 ranges: bool = True):
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise NotADirectoryError(self.root)
         self.host = host
         self.latency_s = latency_s
         self.verbose = verbose
+        #: Whether answers carry CORS headers (see the module docstring).
+        self.cors = cors
+        #: False makes it a server that ignores ``Range`` (200 and the whole body).
+        self.ranges = ranges
         #: Optional ``hook(handler) -> bool``; True means the hook answered the request.
         self.hook: Optional[Callable[[BaseHTTPRequestHandler], bool]] = None
         self._lock = threading.Lock()
@@ -359,9 +405,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before each answer")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument("--cors", action="store_true", help="allow reads from any origin")
     args = parser.parse_args(argv)
     srv = RangeServer(args.root, host=args.host, port=args.port,
-                      latency_s=args.latency_ms / 1000.0, verbose=not args.quiet)
+                      latency_s=args.latency_ms / 1000.0, verbose=not args.quiet, cors=args.cors)
     print(f"serving {srv.root} at {srv.base_url}/", flush=True)
 
     def _interrupt(signum, frame):

@@ -54,8 +54,8 @@ TYPES = {"i32": pa.int32(), "u32": pa.uint32(), "date": pa.date32(), "i64": pa.i
          "u64": pa.uint64(), "ts": pa.timestamp("us"), "f32": pa.float32(), "f64": pa.float64()}
 
 
-@pytest.fixture(scope="module")
-def edge_file(tmp_path_factory) -> Path:
+def write_edge_file(folder: Path) -> Path:
+    """Writes ``edges.parquet`` (ROWS rows of edge values in every kernel type) into ``folder``."""
     rng = random.Random(20261126)
     columns = {"id": pa.array(range(ROWS), pa.int64())}
     for kind, arrow_type in TYPES.items():
@@ -70,9 +70,14 @@ def edge_file(tmp_path_factory) -> Path:
             columns[kind] = pa.array(values, pa.int64()).cast(pa.timestamp("us"))
         else:
             columns[kind] = pa.array(values, arrow_type)
-    path = tmp_path_factory.mktemp("tiers") / "edges.parquet"
+    path = folder / "edges.parquet"
     pq.write_table(pa.table(columns), path, row_group_size=6000)
     return path
+
+
+@pytest.fixture(scope="module")
+def edge_file(tmp_path_factory) -> Path:
+    return write_edge_file(tmp_path_factory.mktemp("tiers"))
 
 
 BIG_ROWS = 70_000  # above the 65,536 rows under which `auto` keeps a batch on the CPU

@@ -1,0 +1,72 @@
+// Browser entry point: the engine runs in a module Worker (quiver-worker.js,
+// beside this module), so a page never blocks on it.
+
+import { Quiver, QuiverError } from './quiver.js';
+
+/** Talks to the engine's Worker. */
+class WorkerTransport {
+  #worker;
+  #calls = new Map();
+  #nextCall = 1;
+
+  constructor(worker, info) {
+    this.#worker = worker;
+    this.info = info;
+    worker.onmessage = ({ data }) => {
+      const pending = this.#calls.get(data.call);
+      if (!pending) return;
+      this.#calls.delete(data.call);
+      if (data.error) pending.reject(new QuiverError(data.error));
+      else pending.resolve(data.value);
+    };
+  }
+
+  static async start(worker, options) {
+    const ready = new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => (data.ready ? resolve(data.info) : reject(new QuiverError(data.error)));
+      worker.onerror = (event) => reject(new Error(`the Quiver worker failed to load: ${event.message ?? 'unknown error'}`));
+    });
+    worker.postMessage({ start: options });
+    return new WorkerTransport(worker, await ready);
+  }
+
+  call(method, args, { signal, url } = {}) {
+    if (signal?.aborted) return Promise.reject(new QuiverError({ tag: 'aborted', message: 'the operation was aborted' }));
+    const call = this.#nextCall++;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(call, { resolve, reject });
+      signal?.addEventListener('abort', () => this.#worker.postMessage({ abort: call }), { once: true });
+      this.#worker.postMessage({ call, method, args, url });
+    });
+  }
+
+  terminate() {
+    this.#worker.terminate();
+    for (const { reject } of this.#calls.values()) reject(new QuiverError({ tag: 'aborted', message: 'the engine was stopped' }));
+    this.#calls.clear();
+  }
+}
+
+/**
+ * Starts an engine in a module Worker.
+ * @param {{ build?: 'simd' | 'scalar', gpu?: boolean, workerUrl?: string | URL, engineBase?: string | URL }} [options]
+ *   `build` defaults to `simd` where the browser has SIMD128; `gpu: false` hides WebGPU from the engine.
+ */
+export async function start(options = {}) {
+  const workerUrl = new URL(options.workerUrl ?? './quiver-worker.js', import.meta.url);
+  const engineBase = String(new URL(options.engineBase ?? './engine/', import.meta.url));
+  const worker = new Worker(workerUrl, { type: 'module', name: 'quiver' });
+  const transport = await WorkerTransport.start(worker, { engineBase, build: options.build, gpu: options.gpu ?? true });
+  return new Quiver(transport);
+}
+
+let shared = null;
+
+/** Opens a file on a shared engine, started on first use. */
+export async function open(url, options) {
+  shared ??= start();
+  return (await shared).open(url, options);
+}
+
+export { Quiver, QuiverError };
+export { QuiverFile, RecordBatch, Table, tableToIPC } from './quiver.js';

@@ -1,0 +1,165 @@
+// One engine instance and the files and scans open in it, driven by plain
+// messages: the module Worker (worker.js) and Node (node.js) both run one.
+// Calls into the component are serialized (a component instance cannot be
+// re-entered while a call is suspended). Everything that crosses out of here
+// is structured-cloneable: numbers instead of u64 bigints, Arrow IPC bytes.
+
+import { detectCapabilities, instantiateEngine } from './engine.js';
+
+/** An engine error as plain data: `tag` is the WIT error case. */
+export function describeError(error) {
+  const payload = error?.payload;
+  if (payload && typeof payload.tag === 'string') {
+    const val = payload.val;
+    if (payload.tag === 'http-status') {
+      return { tag: 'http-status', message: `HTTP ${val.status} from ${val.url}`, status: val.status, url: val.url };
+    }
+    if (payload.tag === 'range-out-of-bounds') {
+      return { tag: payload.tag, message: `byte range ${val.offset}+${val.length} reaches past the end of the file` };
+    }
+    return { tag: payload.tag, message: String(val) };
+  }
+  if (error?.name === 'AbortError') return { tag: 'aborted', message: 'the operation was aborted' };
+  return { tag: 'internal', message: String(error?.message ?? error) };
+}
+
+/** Converts the bigints of a WIT record (u64 fields) to numbers, recursively. */
+export function plain(value) {
+  if (typeof value === 'bigint') return Number(value);
+  if (value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
+/** The WIT `scan-request` for a JS scan request `{ columns, where, limit, offset, batchSize, compute }`. */
+export function scanRequest(request = {}) {
+  const u64 = (v) => (v === undefined || v === null ? undefined : BigInt(v));
+  return {
+    columns: request.columns ?? undefined,
+    filter: request.where ? { tag: 'sql', val: String(request.where) } : undefined,
+    offset: u64(request.offset),
+    limit: u64(request.limit),
+    batchSize: request.batchSize ?? undefined,
+    compute: request.compute ?? undefined,
+  };
+}
+
+/** Options of `open`: `{ tailBytes, coalesceGap, maxConcurrency }`. */
+function openOptions(options = {}) {
+  const u64 = (v) => (v === undefined || v === null ? undefined : BigInt(v));
+  return {
+    fetch: {
+      tailBytes: u64(options.tailBytes),
+      coalesceGap: u64(options.coalesceGap),
+      maxConcurrency: options.maxConcurrency ?? undefined,
+    },
+  };
+}
+
+export class Session {
+  #engine;
+  #capabilities;
+  #build;
+  #files = new Map();
+  #streams = new Map();
+  #nextId = 1;
+  #queue = Promise.resolve();
+  #abort = null;
+
+  /** @param {{ engineBase: URL | string, build?: 'simd' | 'scalar', gpu?: boolean }} options */
+  static async start({ engineBase, build, gpu = true }) {
+    const session = new Session();
+    session.#capabilities = await detectCapabilities(gpu ? {} : { gpu: null });
+    session.#build = build ?? (session.#capabilities.simd ? 'simd' : 'scalar');
+    session.#engine = await instantiateEngine({ engineBase, build: session.#build, gpu });
+    return session;
+  }
+
+  /** What the engine runs on: the build, SIMD, JSPI and WebGPU presence. */
+  get info() {
+    return { build: this.#build, ...this.#capabilities };
+  }
+
+  /**
+   * Runs `fn` once every earlier call has ended; `signal` (an AbortSignal)
+   * aborts the fetches it starts (see `abortSignal`).
+   */
+  #serialize(fn, signal) {
+    const run = this.#queue.then(async () => {
+      signal?.throwIfAborted();
+      this.#abort = signal ?? null;
+      try {
+        return await fn();
+      } finally {
+        this.#abort = null;
+      }
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** The signal of the call running now, for the fetch() wrapper of a browser host. */
+  get abortSignal() {
+    return this.#abort;
+  }
+
+  #file(id) {
+    const file = this.#files.get(id);
+    if (!file) throw new Error(`no open file ${id}`);
+    return file;
+  }
+
+  /** Opens a Parquet file; returns its id, metadata and open stats. */
+  open(url, options, signal) {
+    return this.#serialize(async () => {
+      const file = await this.#engine.scan.open(String(url), openOptions(options));
+      const id = this.#nextId++;
+      this.#files.set(id, file);
+      const { arrowSchema, ...metadata } = file.metadata();
+      return { id, metadata: plain(metadata), arrowSchema, openStats: plain(file.openStats()) };
+    }, signal);
+  }
+
+  /** Starts a scan; returns its id and the Arrow IPC schema of its batches. */
+  scan(fileId, request, signal) {
+    return this.#serialize(async () => {
+      const stream = await this.#file(fileId).scan(scanRequest(request));
+      const id = this.#nextId++;
+      this.#streams.set(id, stream);
+      return { id, schema: stream.schema() };
+    }, signal);
+  }
+
+  /** The next batch of a scan as Arrow IPC bytes (`null` at the end), and the stats so far. */
+  next(streamId, signal) {
+    return this.#serialize(async () => {
+      const stream = this.#streams.get(streamId);
+      if (!stream) return { batch: null, stats: null };
+      const batch = (await stream.next()) ?? null;
+      const stats = plain(stream.stats());
+      if (batch === null) this.close(streamId);
+      return { batch, stats };
+    }, signal);
+  }
+
+  /** The plan of a scan, without reading data pages. */
+  explain(fileId, request, signal) {
+    return this.#serialize(async () => plain(await this.#file(fileId).explain(scanRequest(request))), signal);
+  }
+
+  /** Traffic on a file so far. */
+  fetchStats(fileId) {
+    return this.#serialize(async () => plain(this.#file(fileId).fetchStats()));
+  }
+
+  /** Drops a file or a scan. */
+  close(id) {
+    const resource = this.#files.get(id) ?? this.#streams.get(id);
+    this.#files.delete(id);
+    this.#streams.delete(id);
+    resource?.[Symbol.dispose]?.();
+  }
+}

