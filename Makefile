@@ -100,6 +100,11 @@ $(VENV)/.bench-installed: tests/bench/requirements.txt $(VENV)/.installed
 bench-io: build $(VENV)/.installed $(VENV)/.bench-installed
 	$(PYTHON) tests/bench/bench_io.py
 
+## bench-browser: wall time, requests and bytes (counted at the server) of Quiver, DuckDB-WASM and
+## hyparquet in one headless Chromium at 0, 20 and 80 ms per request (a benchmark, not a test)
+bench-browser: browser $(VENV)/.installed $(VENV)/.bench-installed
+	$(PYTHON) tests/bench/bench_browser.py
+
 ## bench-kernels: rows per second of the filter kernels on each tier (scalar, SIMD, GPU) and of the
 ## same engine core compiled natively, and the GPU crossover (a benchmark, not a test)
 bench-kernels: build

@@ -225,6 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "ETag": etag,
                 "Last-Modified": email.utils.formatdate(st.st_mtime, usegmt=True),
             }
+            if owner.cache_control:
+                common["Cache-Control"] = owner.cache_control
             rng = parse_range(self.headers.get("Range"), size) if owner.ranges else None
             if rng == "unsatisfiable":
                 status = HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE
@@ -304,6 +306,8 @@ class RangeServer:
         self.cors = cors
         #: False makes it a server that ignores ``Range`` (200 and the whole body).
         self.ranges = ranges
+        #: A ``Cache-Control`` value sent with every file (``no-store`` keeps benchmarks cold).
+        self.cache_control: Optional[str] = None
         #: Optional ``hook(handler) -> bool``; True means the hook answered the request.
         self.hook: Optional[Callable[[BaseHTTPRequestHandler], bool]] = None
         self._lock = threading.Lock()

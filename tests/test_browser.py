@@ -296,3 +296,33 @@ def test_node_package_answers_equal_duckdbs(cors_server, duck, data_dir):
     expected = conformance.oracle(duck, data_dir / CONFORMANCE_FILE, ["id", "i32", "str"], where,
                                   None, None)
     util.assert_tables_equal(got, expected, "node", row_id_column=gen_data.ID_COLUMN)
+
+
+# --------------------------------------------------------------------------------------------
+# Progress and AbortSignal
+# --------------------------------------------------------------------------------------------
+
+def test_progress_is_monotonic_and_ends_done(app_server, cors_server, tmp_path):
+    (result,) = run_in_browser(app_server, [{
+        "harness": "runProgress", "url": cors_server.url(CONFORMANCE_FILE),
+        "request": {"columns": ["id", "str"], "where": "i32 > 1000", "batchSize": 1000}}], tmp_path)
+    events, stats = result["events"], result["stats"]
+    assert len(events) >= 3, events
+    fetched = [e["bytesFetched"] for e in events]
+    rows = [e["rowsReturned"] for e in events]
+    assert fetched == sorted(fetched) and rows == sorted(rows), events
+    assert [e["done"] for e in events] == [False] * (len(events) - 1) + [True]
+    last = events[-1]
+    assert last["bytesFetched"] == stats["fetch"]["bytesFetched"] > 0, (last, stats)
+    assert last["rowsReturned"] == result["rows"] == stats["rowsReturned"]
+    assert all(e["bytesPlanned"] >= e["bytesFetched"] for e in events), events
+
+
+def test_abort_ends_requests_in_flight(app_server, cors_server, data_dir, tmp_path):
+    with RangeServer(data_dir, cors=True, latency_s=5.0) as slow:
+        (result,) = run_in_browser(app_server, [{
+            "harness": "runAbort", "slowUrl": slow.url(CONFORMANCE_FILE),
+            "url": cors_server.url(CONFORMANCE_FILE), "afterMs": 300}], tmp_path)
+    assert result["code"] == "aborted", result
+    assert result["endedAfterMs"] < 2500, result  # the 5 s answer was not awaited
+    assert result["rows"] == gen_data.NUM_ROWS  # the engine goes on working

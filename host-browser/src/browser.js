@@ -3,6 +3,14 @@
 
 import { Quiver, QuiverError } from './quiver.js';
 
+/**
+ * Requests in flight per file by default: browsers open at most 6 HTTP/1.1
+ * connections per host, so more would only queue. Knowing this, the engine's
+ * planner merges ranges across wider gaps instead of waiting for a free slot.
+ * Over HTTP/2 a larger `maxConcurrency` (an `open` option) may pay.
+ */
+const BROWSER_CONNECTIONS_PER_HOST = 6;
+
 /** Talks to the engine's Worker. */
 class WorkerTransport {
   #worker;
@@ -56,7 +64,12 @@ export async function start(options = {}) {
   const workerUrl = new URL(options.workerUrl ?? './quiver-worker.js', import.meta.url);
   const engineBase = String(new URL(options.engineBase ?? './engine/', import.meta.url));
   const worker = new Worker(workerUrl, { type: 'module', name: 'quiver' });
-  const transport = await WorkerTransport.start(worker, { engineBase, build: options.build, gpu: options.gpu ?? true });
+  const transport = await WorkerTransport.start(worker, {
+    engineBase,
+    build: options.build,
+    gpu: options.gpu ?? true,
+    openDefaults: { maxConcurrency: BROWSER_CONNECTIONS_PER_HOST },
+  });
   return new Quiver(transport);
 }
 

@@ -69,9 +69,15 @@ export class Session {
   #queue = Promise.resolve();
   #abort = null;
 
-  /** @param {{ engineBase: URL | string, build?: 'simd' | 'scalar', gpu?: boolean }} options */
-  static async start({ engineBase, build, gpu = true }) {
+  #openDefaults = {};
+
+  /**
+   * @param {{ engineBase: URL | string, build?: 'simd' | 'scalar', gpu?: boolean, openDefaults?: object }} options
+   *   `openDefaults`: options of every `open` unless it sets them (see `openOptions`).
+   */
+  static async start({ engineBase, build, gpu = true, openDefaults = {} }) {
     const session = new Session();
+    session.#openDefaults = openDefaults;
     session.#capabilities = await detectCapabilities(gpu ? {} : { gpu: null });
     session.#build = build ?? (session.#capabilities.simd ? 'simd' : 'scalar');
     session.#engine = await instantiateEngine({ engineBase, build: session.#build, gpu });
@@ -115,7 +121,7 @@ export class Session {
   /** Opens a Parquet file; returns its id, metadata and open stats. */
   open(url, options, signal) {
     return this.#serialize(async () => {
-      const file = await this.#engine.scan.open(String(url), openOptions(options));
+      const file = await this.#engine.scan.open(String(url), openOptions({ ...this.#openDefaults, ...options }));
       const id = this.#nextId++;
       this.#files.set(id, file);
       const { arrowSchema, ...metadata } = file.metadata();

@@ -8,13 +8,16 @@ let session = null;
 const controllers = new Map();
 
 // Every fetch() the engine makes (through wasi:http) carries the signal of the
-// call that caused it, so aborting a call aborts its requests in flight.
+// call that caused it, so aborting a call aborts its requests in flight. And
+// it bypasses the HTTP cache: Chromium's cache lets only one request per URL
+// through at a time (its cache lock), which made a wave of range requests to
+// one file run one after another (measured: 8 ranges at 80 ms took 733 ms
+// through the cache, 210 ms with `cache: 'no-store'`).
 const baseFetch = globalThis.fetch.bind(globalThis);
 globalThis.fetch = (input, init = {}) => {
   const callSignal = session?.abortSignal;
-  if (!callSignal) return baseFetch(input, init);
-  const signal = init.signal ? AbortSignal.any([init.signal, callSignal]) : callSignal;
-  return baseFetch(input, { ...init, signal });
+  const signal = callSignal && init.signal ? AbortSignal.any([init.signal, callSignal]) : (callSignal ?? init.signal);
+  return baseFetch(input, { ...init, cache: 'no-store', ...(signal ? { signal } : {}) });
 };
 
 /** Adds what the browser hides to a network error: was it CORS? */

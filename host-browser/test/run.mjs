@@ -1,8 +1,9 @@
 // Runs scan cases in Debian's Chromium through playwright-core and prints the
 // results as JSON. Usage:
 //   node test/run.mjs <harness-url> <cases.json> <results.json>
-// cases.json: [{ build, gpu, cases: [{ id, url, request }] }, …]; the browser
-// logs go to stderr. Used by tests/test_browser.py.
+// cases.json: [{ build, gpu, cases: [{ id, url, request }] }, …], or
+// [{ harness: 'runProgress' | 'runAbort', …arguments }]; the browser logs go to
+// stderr. Used by tests/test_browser.py.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { launchChromium } from './chromium.mjs';
@@ -18,7 +19,8 @@ try {
   await page.waitForFunction(() => window.harnessReady === true);
   const results = [];
   for (const group of groups) {
-    results.push(await page.evaluate((g) => window.runCases(g), group));
+    const { harness = 'runCases', ...args } = group;
+    results.push(await page.evaluate(([name, a]) => window[name](a), [harness, args]));
   }
   writeFileSync(resultsPath, JSON.stringify(results));
 } finally {

@@ -1,0 +1,173 @@
+// Types of the Quiver JS API (browsers: dist/quiver.js; Node: src/node.js).
+// Written by hand: jco's generated .d.ts types the suspending exports as
+// synchronous, and this API wraps them anyway.
+
+import type { RecordBatch, Schema, Table } from 'apache-arrow';
+
+export { RecordBatch, Table, tableToIPC } from 'apache-arrow';
+
+/** Kernel tier preference (see the WIT `compute-preference`). */
+export type ComputePreference = 'auto' | 'gpu' | 'simd' | 'scalar';
+
+/** Options of `open`. */
+export interface OpenOptions {
+  /** Bytes read from the end of the file at open (default 256 KiB). */
+  tailBytes?: number;
+  /** Ranges this close are merged into one request (default 4 KiB). */
+  coalesceGap?: number;
+  /** Most requests in flight (browsers: default 6, their HTTP/1.1 connections per host; Node: 32). */
+  maxConcurrency?: number;
+  signal?: AbortSignal;
+}
+
+/** Progress of a scan, reported after each batch and at the end. */
+export interface ScanProgress {
+  bytesFetched: number;
+  /** An upper bound from the scan's plan (the second phase as if every row matched). */
+  bytesPlanned: number | null;
+  requests: number;
+  rowGroups: number;
+  rowGroupsPruned: number;
+  rowGroupsScanned: number;
+  rowsReturned: number;
+  done: boolean;
+}
+
+export interface ScanOptions {
+  /** Columns to return, in this order (default: all). */
+  columns?: string[];
+  /** A SQL WHERE clause without `WHERE`, e.g. `price > 10 AND name LIKE 'a%'`. */
+  where?: string;
+  limit?: number;
+  offset?: number;
+  /** Most rows per batch (default 8192). */
+  batchSize?: number;
+  compute?: ComputePreference;
+  /** Aborts the scan, its requests in flight included (browsers). */
+  signal?: AbortSignal;
+  /** Called after each batch; asking for progress plans the scan first (`explain`). */
+  onProgress?: (progress: ScanProgress) => void;
+}
+
+export interface FetchStats {
+  requests: number;
+  bytesFetched: number;
+  roundTrips: number;
+}
+
+export interface KernelReport {
+  predicate: string;
+  columnType: string;
+  tier: 'gpu' | 'simd' | 'scalar';
+  reason: string;
+  batches: number;
+  rows: number;
+  nanos: number;
+}
+
+/** What a scan did, as `quiver scan --stats` reports it. */
+export interface ScanStats {
+  rowGroups: number;
+  rowGroupsPruned: number;
+  rowGroupsScanned: number;
+  pagesPruned: number;
+  rowsScanned: number;
+  rowsMatched: number;
+  rowsReturned: number;
+  fetch: FetchStats;
+  index: FetchStats;
+  gpuAdapter?: string;
+  kernels: KernelReport[];
+}
+
+export interface ColumnInfo {
+  name: string;
+  physicalType: string;
+  logicalType?: string;
+  arrowType: string;
+  nullable: boolean;
+}
+
+export interface FileMetadata {
+  size: number;
+  etag?: string;
+  numRows: number;
+  version: number;
+  createdBy?: string;
+  columns: ColumnInfo[];
+  rowGroups: { numRows: number; compressedSize: number; uncompressedSize: number }[];
+  keyValue: [string, string | undefined][];
+}
+
+export interface OpenStats {
+  path: 'suffix-range' | 'whole-file' | 'range-after-416' | 'range-after-probe' | 'local-file';
+  fetch: FetchStats;
+}
+
+export interface ScanPlan {
+  rowGroups: { numRows: number; verdict: string; rowsSelected: number; pagesPruned: number }[];
+  lateMaterialization: boolean;
+  firstPhase: { offset: number; length: number }[];
+  secondPhase: { offset: number; length: number }[];
+  index: FetchStats;
+  fileSize: number;
+}
+
+/** An engine error. `code` is the WIT error case or `cors` / `aborted`. */
+export class QuiverError extends Error {
+  code:
+    | 'invalid-argument' | 'not-found' | 'permission-denied' | 'http-status' | 'network' | 'io'
+    | 'protocol' | 'range-out-of-bounds' | 'not-parquet' | 'corrupt-file' | 'unsupported'
+    | 'syntax-error' | 'column-not-found' | 'type-mismatch' | 'gpu' | 'internal' | 'cors' | 'aborted';
+  /** For `http-status`. */
+  status?: number;
+  url?: string;
+}
+
+/** One scan: iterate it with `for await`. */
+export interface Scan extends AsyncIterable<RecordBatch> {
+  /** The Arrow schema of its batches, once the scan has started. */
+  readonly schema: Promise<Schema>;
+  /** Stats so far; final once iteration has ended. */
+  readonly stats: ScanStats | null;
+}
+
+export class QuiverFile {
+  readonly url: string;
+  readonly metadata: FileMetadata;
+  readonly schema: Schema;
+  readonly openStats: OpenStats;
+  scan(options?: ScanOptions): Scan;
+  query(options?: ScanOptions & { onStats?: (stats: ScanStats) => void }): Promise<Table>;
+  explain(options?: Omit<ScanOptions, 'onProgress'>): Promise<ScanPlan>;
+  fetchStats(): Promise<FetchStats>;
+  close(): Promise<void>;
+}
+
+export interface EngineInfo {
+  build: 'simd' | 'scalar';
+  simd: boolean;
+  jspi: boolean;
+  webgpu: { vendor: string; architecture: string; description: string; fallback: boolean } | null;
+}
+
+export class Quiver {
+  readonly info: EngineInfo;
+  open(url: string, options?: OpenOptions): Promise<QuiverFile>;
+  terminate(): void;
+}
+
+export interface StartOptions {
+  /** Default: `simd` where the JS engine validates SIMD128. */
+  build?: 'simd' | 'scalar';
+  /** Offer WebGPU to the engine (browsers; default true). */
+  gpu?: boolean;
+  workerUrl?: string | URL;
+  engineBase?: string | URL;
+}
+
+/** Starts an engine (in a module Worker in browsers). */
+export function start(options?: StartOptions): Promise<Quiver>;
+
+/** Opens a file on a shared engine started on first use. */
+export function open(url: string, options?: OpenOptions): Promise<QuiverFile>;
