@@ -4,7 +4,7 @@
 
 import type { RecordBatch, Schema, Table } from 'apache-arrow';
 
-export { RecordBatch, Table, tableToIPC } from 'apache-arrow';
+export { DataType, RecordBatch, Table, tableToIPC } from 'apache-arrow';
 
 /** Kernel tier preference (see the WIT `compute-preference`). */
 export type ComputePreference = 'auto' | 'gpu' | 'simd' | 'scalar';

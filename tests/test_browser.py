@@ -23,11 +23,14 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
 import gen_data
 import test_conformance as conformance
@@ -227,7 +230,7 @@ def run_demo(app: RangeServer, tmp: Path, url: str | None = None, **actions) -> 
 
 def test_demo_page_runs_a_query_end_to_end(app_server, duck, tmp_path):
     where = "trip_distance > 20 AND payment_type = 'card'"
-    columns = ["id", "trip_distance", "payment_type"]
+    columns = ["id", "pickup_at", "trip_distance", "fare_amount", "payment_type"]
     shown = run_demo(app_server, tmp_path, run=True, where=where, limit=50, columns=columns)
     assert shown["state"] == "done", shown
     assert "SIMD128" in shown["engine"], shown["engine"]
@@ -238,18 +241,19 @@ def test_demo_page_runs_a_query_end_to_end(app_server, duck, tmp_path):
     expected = duck.execute(f"SELECT {', '.join(columns)} FROM read_parquet('{SAMPLE}') "
                             f"WHERE {where} LIMIT 50").fetchall()
     assert shown["header"] == columns
-    assert [[int(r[0]), float(r[1]), r[2]] for r in shown["rows"]] == [list(r) for r in expected]
+    # timestamps as ISO text, decimals at their scale
+    assert [[int(r[0]), datetime.fromisoformat(r[1]), float(r[2]), Decimal(r[3]), r[4]]
+            for r in shown["rows"]] == [list(r) for r in expected]
+    assert all(len(r[3].split(".")[1]) == 2 for r in shown["rows"]), shown["rows"][:3]
     assert shown["resultCount"] == f"({len(expected)} rows)"
     assert shown["progress"] == 1 and shown["progressText"].endswith("done"), shown
     stats = shown["stats"]
     assert f"of {meta.num_row_groups}" in stats["row groups"], stats
     assert "% of the file" in stats["bytes fetched"] and stats["compute"].startswith("simd"), stats
-    # the grid as rendered: one row of pixels per line at least, and not blank
-    from PIL import Image
-
+    # the grid as rendered: tall enough for every line, and not blank
     image = Image.open(tmp_path / "grid.png").convert("L")
     assert image.height >= 15 * (len(expected) + 1), image.size
-    dark = sum(1 for p in image.getdata() if p < 128)
+    dark = sum(image.histogram()[:128])  # pixels darker than mid-grey: text and borders
     assert dark > 50 * len(expected), "the results grid rendered no text"
 
 
@@ -257,6 +261,10 @@ def test_demo_page_runs_a_query_end_to_end(app_server, duck, tmp_path):
 def error_servers(tmp_path):
     (tmp_path / "sample.parquet").write_bytes(SAMPLE.read_bytes())
     (tmp_path / "notes.parquet").write_text("these are not the bytes you are looking for\n" * 40)
+    damaged = bytearray(SAMPLE.read_bytes())
+    footer_length = int.from_bytes(damaged[-8:-4], "little")
+    damaged[-8 - footer_length:-8] = b"\xff" * footer_length  # garbage Thrift, magic intact
+    (tmp_path / "damaged.parquet").write_bytes(bytes(damaged))
     with RangeServer(tmp_path, cors=True) as cors, RangeServer(tmp_path) as no_cors, \
             RangeServer(tmp_path, cors=True, ranges=False) as no_ranges:
         yield {"cors": cors, "no_cors": no_cors, "no_ranges": no_ranges}
@@ -266,8 +274,9 @@ def error_servers(tmp_path):
     ("cors", "missing.parquet", "error", "error", "Not found (HTTP 404)"),
     ("no_cors", "sample.parquet", "error", "error", "Blocked by CORS"),
     ("cors", "notes.parquet", "error", "error", "Not a Parquet file"),
+    ("cors", "damaged.parquet", "error", "error", "The Parquet file is damaged"),
     ("no_ranges", "sample.parquet", "opened", "warning", "ignores HTTP Range requests"),
-], ids=["404", "cors", "not-parquet", "no-range-support"])
+], ids=["404", "cors", "not-parquet", "damaged", "no-range-support"])
 def test_demo_page_explains_failures(server, name, state, kind, needle, error_servers, app_server,
                                      tmp_path):
     shown = run_demo(app_server, tmp_path, url=error_servers[server].url(name))

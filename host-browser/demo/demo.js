@@ -3,7 +3,7 @@
 // `?url=…` prefills the URL and opens it; `document.body.dataset.state` says
 // where the page is (`ready`, `opened`, `running`, `done`, `error`), for tests.
 
-import { start } from '../quiver.js';
+import { DataType, start } from '../quiver.js';
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS_SHOWN = 1000;
@@ -130,22 +130,36 @@ function renderResults(table) {
   const tbody = $('results').tBodies[0];
   thead.replaceChildren(row(table.schema.fields.map((f) => f.name), true));
   tbody.replaceChildren();
-  const columns = table.schema.fields.map((_, i) => table.getChildAt(i));
+  const columns = table.schema.fields.map((field, i) => ({ type: field.type, vector: table.getChildAt(i) }));
   const shown = Math.min(table.numRows, MAX_ROWS_SHOWN);
   for (let r = 0; r < shown; r++) {
-    tbody.append(row(columns.map((column) => display(column.get(r)))));
+    tbody.append(row(columns.map(({ type, vector }) => display(vector.get(r), type))));
   }
   $('result-count').textContent =
     table.numRows > shown ? `(${count(table.numRows)} rows, first ${shown} shown)` : `(${count(table.numRows)} rows)`;
   $('results-section').hidden = false;
 }
 
-function display(value) {
+/** A cell as text: timestamps and dates as ISO text, decimals with their scale. */
+function display(value, type) {
   if (value === null || value === undefined) return 'NULL';
+  if (DataType.isTimestamp(type)) {
+    const text = new Date(Number(value)).toISOString().replace('T', ' ');
+    return type.timezone ? text : text.replace('Z', '');
+  }
+  if (DataType.isDate(type)) return new Date(Number(value)).toISOString().slice(0, 10);
+  if (DataType.isDecimal(type)) return withScale(String(value), type.scale);
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Date) return value.toISOString();
   return String(value);
+}
+
+function withScale(digits, scale) {
+  if (!scale) return digits;
+  const negative = digits.startsWith('-');
+  const magnitude = (negative ? digits.slice(1) : digits).padStart(scale + 1, '0');
+  const text = `${magnitude.slice(0, -scale)}.${magnitude.slice(-scale)}`;
+  return negative ? `-${text}` : text;
 }
 
 function renderStats(stats, wallMs) {

@@ -44,4 +44,4 @@ export async function open(url, options) {
 }
 
 export { Quiver, QuiverError };
-export { QuiverFile, RecordBatch, Table, tableToIPC } from './quiver.js';
+export { DataType, QuiverFile, RecordBatch, Table, tableToIPC } from './quiver.js';

@@ -3,7 +3,7 @@
 // (a module Worker in browsers, the same thread on Node); see browser.js and
 // node.js for the entry points.
 
-import { RecordBatch, Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { DataType, RecordBatch, Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 
 /** An error from the engine: `code` is the WIT error case (`http-status`, `corrupt-file`, …) or `cors`, `aborted`. */
 export class QuiverError extends Error {
@@ -194,4 +194,4 @@ function progressOf(stats, planned, done) {
   };
 }
 
-export { RecordBatch, Table, tableToIPC };
+export { DataType, RecordBatch, Table, tableToIPC };
