@@ -34,27 +34,64 @@ export function plain(value) {
   return value;
 }
 
+/** The WIT `compute-preference` cases. */
+const COMPUTE_PREFERENCES = ['auto', 'gpu', 'simd', 'scalar'];
+
+/** A bad argument from JS, reported as the WIT `invalid-argument` error. */
+function invalidArgument(message) {
+  const error = new Error(message);
+  error.payload = { tag: 'invalid-argument', val: message };
+  return error;
+}
+
+/** A WIT `option<u64>` from a non-negative integer (number or bigint), absent when not given. */
+function u64(value, name) {
+  if (value === undefined || value === null) return undefined;
+  const valid = typeof value === 'bigint' ? value >= 0n : Number.isSafeInteger(value) && value >= 0;
+  if (!valid) throw invalidArgument(`${name} must be a non-negative integer, not ${String(value)}`);
+  return BigInt(value);
+}
+
+/** A WIT `option<u32>` from a positive integer, absent when not given. */
+function u32(value, name) {
+  if (value === undefined || value === null) return undefined;
+  if (!Number.isInteger(value) || value < 1 || value > 0xffffffff) {
+    throw invalidArgument(`${name} must be a positive integer, not ${String(value)}`);
+  }
+  return value;
+}
+
+function columnList(columns) {
+  if (columns === undefined || columns === null) return undefined;
+  if (!Array.isArray(columns) || columns.some((c) => typeof c !== 'string')) {
+    throw invalidArgument('columns must be an array of column names');
+  }
+  return columns;
+}
+
 /** The WIT `scan-request` for a JS scan request `{ columns, where, limit, offset, batchSize, compute }`. */
 export function scanRequest(request = {}) {
-  const u64 = (v) => (v === undefined || v === null ? undefined : BigInt(v));
+  const compute = request.compute ?? undefined;
+  if (compute !== undefined && !COMPUTE_PREFERENCES.includes(compute)) {
+    throw invalidArgument(`compute must be one of ${COMPUTE_PREFERENCES.join(', ')}, not ${String(compute)}`);
+  }
   return {
-    columns: request.columns ?? undefined,
+    columns: columnList(request.columns),
     filter: request.where ? { tag: 'sql', val: String(request.where) } : undefined,
-    offset: u64(request.offset),
-    limit: u64(request.limit),
-    batchSize: request.batchSize ?? undefined,
-    compute: request.compute ?? undefined,
+    offset: u64(request.offset, 'offset'),
+    limit: u64(request.limit, 'limit'),
+    batchSize: u32(request.batchSize, 'batchSize'),
+    compute,
   };
 }
 
 /** Options of `open`: `{ tailBytes, coalesceGap, maxConcurrency }`. */
 function openOptions(options = {}) {
-  const u64 = (v) => (v === undefined || v === null ? undefined : BigInt(v));
   return {
     fetch: {
-      tailBytes: u64(options.tailBytes),
-      coalesceGap: u64(options.coalesceGap),
-      maxConcurrency: options.maxConcurrency ?? undefined,
+      tailBytes: u64(options.tailBytes, 'tailBytes'),
+      coalesceGap: u64(options.coalesceGap, 'coalesceGap'),
+      maxConcurrency: u32(options.maxConcurrency, 'maxConcurrency'),
     },
   };
 }
