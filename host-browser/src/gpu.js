@@ -16,9 +16,12 @@ export function webGpuImport(options = {}) {
   let opening = null;
   const pipelines = new Map();
 
-  /** The device, opened on the engine's first call (never at load time). */
+  /**
+   * The device, opened on the engine's first call (never at load time); none
+   * when WebGPU refuses an adapter or a device (a rejection here would trap).
+   */
   function open() {
-    opening ??= openDevice(gpu);
+    opening ??= openDevice(gpu).catch(() => null);
     return opening;
   }
 

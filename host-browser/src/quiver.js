@@ -25,7 +25,7 @@ function batchesOf(ipc) {
   return tableFromIPC(ipc).batches;
 }
 
-/** A running engine. Make one with `Quiver.start()` (or use the module's `open`). */
+/** A running engine. Make one with the entry point's `start()` (or use its `open`). */
 export class Quiver {
   #transport;
 
