@@ -17,6 +17,16 @@ export interface OpenOptions {
   coalesceGap?: number;
   /** Most requests in flight (browsers: default 6, their HTTP/1.1 connections per host; Node: 32). */
   maxConcurrency?: number;
+  /** Retries of a request that failed transiently (default 3; 0: none). */
+  maxRetries?: number;
+  /** Longest time one wave of requests may spend on retries (default 30000 ms). */
+  retryDeadlineMs?: number;
+  /**
+   * Whether reads after the open carry `If-Match` (default: true on Node, false in
+   * browsers, where it would cost a CORS preflight per request). Responses'
+   * validators are compared either way: a changed file is a `source-changed` error.
+   */
+  conditionalRequests?: boolean;
   signal?: AbortSignal;
 }
 
@@ -53,6 +63,8 @@ export interface FetchStats {
   requests: number;
   bytesFetched: number;
   roundTrips: number;
+  /** Requests sent again after a transient failure (in `requests` too). */
+  retries: number;
 }
 
 export interface KernelReport {
@@ -118,7 +130,8 @@ export class QuiverError extends Error {
   code:
     | 'invalid-argument' | 'not-found' | 'permission-denied' | 'http-status' | 'network' | 'io'
     | 'protocol' | 'range-out-of-bounds' | 'not-parquet' | 'corrupt-file' | 'unsupported'
-    | 'syntax-error' | 'column-not-found' | 'type-mismatch' | 'gpu' | 'internal' | 'cors' | 'aborted';
+    | 'syntax-error' | 'column-not-found' | 'type-mismatch' | 'gpu' | 'source-changed' | 'internal'
+    | 'cors' | 'aborted';
   /** For `http-status`. */
   status?: number;
   url?: string;

@@ -360,3 +360,31 @@ def test_bad_js_arguments_are_typed_errors(cors_server):
 def test_typescript_types_accept_the_documented_usage():
     """index.d.ts type-checks the README's usage, and rejects misuse (see test/types/usage.ts)."""
     _node("node_modules/.bin/tsc", "-p", "test/types")
+
+
+def test_a_file_rewritten_mid_scan_is_source_changed(app_server, data_dir, tmp_path):
+    """The browser sends no If-Match (it would cost a CORS preflight per request) but compares
+    each response's ETag with the open's: a file rewritten after the open is `source-changed`."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / CONFORMANCE_FILE
+    path.write_bytes((data_dir / CONFORMANCE_FILE).read_bytes())
+    gets = []
+
+    def rewrite_after_open(handler) -> bool:
+        if handler.command == "GET":
+            gets.append(handler.headers.get("Range"))
+            if len(gets) == 2:  # the first read after the open
+                path.write_bytes(path.read_bytes() + b"\0")
+        return False
+
+    with RangeServer(folder, cors=True) as server:
+        server.hook = rewrite_after_open
+        (result,) = run_in_browser(app_server, [{
+            "build": "simd", "gpu": False,
+            "cases": [{"id": "q", "url": server.url(CONFORMANCE_FILE),
+                       "request": {"columns": ["id", "str"]}}]}], tmp_path)
+        preflights = [r for r in server.log() if r.method == "OPTIONS"]
+    assert result["q"]["error"]["code"] == "source-changed", result
+    assert "changed after it was opened" in result["q"]["error"]["message"]
+    assert len(preflights) == 1, "only the open's suffix range needs a preflight"

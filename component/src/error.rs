@@ -43,6 +43,8 @@ pub enum Error {
     TypeMismatch(String),
     /// The GPU tier was requested and is missing, or the adapter failed.
     Gpu(String),
+    /// The file changed on the server after it was opened.
+    SourceChanged(String),
     /// A defect in the engine.
     Internal(String),
 }
@@ -72,6 +74,7 @@ impl fmt::Display for Error {
             | Error::ColumnNotFound(message)
             | Error::TypeMismatch(message)
             | Error::Gpu(message)
+            | Error::SourceChanged(message)
             | Error::Internal(message) => f.write_str(message),
         }
     }

@@ -68,7 +68,9 @@ export async function start(options = {}) {
     engineBase,
     build: options.build,
     gpu: options.gpu ?? true,
-    openDefaults: { maxConcurrency: BROWSER_CONNECTIONS_PER_HOST },
+    // If-Match would make every cross-origin range request need a CORS
+    // preflight (a round trip each): compare responses' validators instead.
+    openDefaults: { maxConcurrency: BROWSER_CONNECTIONS_PER_HOST, conditionalRequests: false },
   });
   return new Quiver(transport);
 }

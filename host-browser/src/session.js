@@ -52,11 +52,11 @@ function u64(value, name) {
   return BigInt(value);
 }
 
-/** A WIT `option<u32>` from a positive integer, absent when not given. */
-function u32(value, name) {
+/** A WIT `option<u32>` from an integer of at least `least` (1 unless said), absent when not given. */
+function u32(value, name, least = 1) {
   if (value === undefined || value === null) return undefined;
-  if (!Number.isInteger(value) || value < 1 || value > 0xffffffff) {
-    throw invalidArgument(`${name} must be a positive integer, not ${String(value)}`);
+  if (!Number.isInteger(value) || value < least || value > 0xffffffff) {
+    throw invalidArgument(`${name} must be an integer from ${least} to 4294967295, not ${String(value)}`);
   }
   return value;
 }
@@ -85,13 +85,16 @@ export function scanRequest(request = {}) {
   };
 }
 
-/** Options of `open`: `{ tailBytes, coalesceGap, maxConcurrency }`. */
+/** Options of `open`: `{ tailBytes, coalesceGap, maxConcurrency, maxRetries, retryDeadlineMs, conditionalRequests }`. */
 function openOptions(options = {}) {
   return {
     fetch: {
       tailBytes: u64(options.tailBytes, 'tailBytes'),
       coalesceGap: u64(options.coalesceGap, 'coalesceGap'),
       maxConcurrency: u32(options.maxConcurrency, 'maxConcurrency'),
+      maxRetries: u32(options.maxRetries, 'maxRetries', 0),
+      retryDeadlineMs: u32(options.retryDeadlineMs, 'retryDeadlineMs'),
+      conditionalRequests: options.conditionalRequests === undefined ? undefined : Boolean(options.conditionalRequests),
     },
   };
 }

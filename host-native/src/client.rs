@@ -132,6 +132,9 @@ pub fn default_open_options() -> OpenOptions {
             tail_bytes: None,
             coalesce_gap: None,
             max_concurrency: None,
+            max_retries: None,
+            retry_deadline_ms: None,
+            conditional_requests: None,
         },
     }
 }
@@ -159,6 +162,7 @@ pub fn describe_error(error: &EngineError) -> String {
         EngineError::ColumnNotFound(m) => format!("column not found: {m}"),
         EngineError::TypeMismatch(m) => format!("type mismatch: {m}"),
         EngineError::Gpu(m) => format!("GPU error: {m}"),
+        EngineError::SourceChanged(m) => format!("source changed: {m}"),
         EngineError::Internal(m) => format!("internal error: {m}"),
     }
 }

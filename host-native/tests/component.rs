@@ -34,6 +34,9 @@ fn no_fetch_options() -> FetchOptions {
         tail_bytes: Some(16),
         coalesce_gap: Some(0),
         max_concurrency: None,
+        max_retries: None,
+        retry_deadline_ms: None,
+        conditional_requests: None,
     }
 }
 

@@ -28,6 +28,7 @@ impl From<Error> for WitError {
             Error::ColumnNotFound(_) => WitError::ColumnNotFound(message),
             Error::TypeMismatch(_) => WitError::TypeMismatch(message),
             Error::Gpu(_) => WitError::Gpu(message),
+            Error::SourceChanged(_) => WitError::SourceChanged(message),
             Error::Internal(_) => WitError::Internal(message),
         }
     }

@@ -7,7 +7,7 @@ use crate::bindings::exports::quiver::engine::range_fetch::{
 };
 use crate::bindings::quiver::engine::types::{ByteRange, Error as WitError};
 use crate::error::Error;
-use crate::source::{FetchOptions, FetchStats, RemoteFile, transport_for};
+use crate::source::{FetchOptions, FetchStats, RemoteFile, RetryPolicy, transport_for};
 use std::cell::RefCell;
 
 /// The `remote-file` resource.
@@ -30,12 +30,22 @@ pub(super) fn open_remote(url: &str, options: WitFetchOptions) -> Result<RemoteF
             .map_err(|_| Error::InvalidArgument(format!("max-concurrency {n} is too large")))?,
         None => defaults.max_concurrency,
     };
+    let retry = RetryPolicy {
+        max_retries: options.max_retries.unwrap_or(defaults.retry.max_retries),
+        deadline_ms: options
+            .retry_deadline_ms
+            .map_or(defaults.retry.deadline_ms, u64::from),
+    };
     let options = FetchOptions {
         tail_bytes: options.tail_bytes.unwrap_or(defaults.tail_bytes),
         coalesce_gap: options.coalesce_gap.unwrap_or(defaults.coalesce_gap),
         max_concurrency,
+        retry,
+        conditional_requests: options
+            .conditional_requests
+            .unwrap_or(defaults.conditional_requests),
     };
-    RemoteFile::open(url, transport_for(url)?, options)
+    RemoteFile::open(url, transport_for(url, &options)?, options)
 }
 
 /// Converts traffic counters to WIT.
@@ -44,6 +54,7 @@ pub(super) fn wit_stats(stats: FetchStats) -> WitFetchStats {
         requests: stats.requests,
         bytes_fetched: stats.bytes_fetched,
         round_trips: stats.round_trips,
+        retries: stats.retries,
     }
 }
 

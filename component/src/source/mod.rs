@@ -11,11 +11,13 @@ mod file;
 mod http;
 mod memory;
 mod remote;
+pub mod retry;
 
 pub use coalesce::{CoalescedRanges, coalesce, plan_wave, split_large};
 pub use file::FileTransport;
 pub use memory::MemoryTransport;
 pub use remote::{FetchOptions, FetchStats, RemoteFile};
+pub use retry::RetryPolicy;
 
 /// How a file's size and tail were learned when it was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,15 @@ pub struct Opened {
     pub bytes: u64,
 }
 
+/// Requests a transport sent again, since it was made.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Resent {
+    /// After a transient failure (a retry).
+    pub retries: u64,
+    /// To follow a redirect.
+    pub redirects: u64,
+}
+
 /// Performs the reads of one file. Callers pass ranges that lie inside the
 /// file, sorted and not overlapping.
 pub trait Transport {
@@ -79,15 +90,22 @@ pub trait Transport {
     /// Reads every range, with up to `max_concurrency` requests in flight,
     /// and returns their bytes in the order asked.
     fn fetch(&mut self, ranges: &[Range<u64>], max_concurrency: usize) -> Result<Vec<Bytes>>;
+
+    /// Requests sent again so far, beyond those `open` counted and those
+    /// `fetch` was asked for. Transports that never resend keep the default.
+    fn resent(&self) -> Resent {
+        Resent::default()
+    }
 }
 
-/// Picks the transport for a URL: `http(s)://` or `file://`.
-pub fn transport_for(url: &str) -> Result<Box<dyn Transport>> {
+/// Picks the transport for a URL: `http(s)://` or `file://`, with the retry
+/// and precondition settings of `options` (HTTP only).
+pub fn transport_for(url: &str, options: &FetchOptions) -> Result<Box<dyn Transport>> {
     let parsed = url::Url::parse(url)
         .map_err(|error| Error::InvalidArgument(format!("invalid URL {url:?}: {error}")))?;
     match parsed.scheme() {
         "file" => Ok(Box::new(FileTransport::from_url(&parsed)?)),
-        "http" | "https" => http_transport(parsed),
+        "http" | "https" => http_transport(parsed, options),
         scheme => Err(Error::InvalidArgument(format!(
             "unsupported URL scheme {scheme:?} in {url:?}: use http://, https:// or file://"
         ))),
@@ -95,12 +113,16 @@ pub fn transport_for(url: &str) -> Result<Box<dyn Transport>> {
 }
 
 #[cfg(target_arch = "wasm32")]
-fn http_transport(url: url::Url) -> Result<Box<dyn Transport>> {
-    Ok(Box::new(http::HttpTransport::new(url)?))
+fn http_transport(url: url::Url, options: &FetchOptions) -> Result<Box<dyn Transport>> {
+    Ok(Box::new(http::HttpTransport::new(
+        url,
+        options.retry,
+        options.conditional_requests,
+    )?))
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-fn http_transport(url: url::Url) -> Result<Box<dyn Transport>> {
+fn http_transport(url: url::Url, _options: &FetchOptions) -> Result<Box<dyn Transport>> {
     Err(Error::Unsupported(format!(
         "{url}: HTTP is read through the wasi:http import, which only the WebAssembly build has"
     )))

@@ -1,7 +1,7 @@
 //! An opened file: fixed size, a cached tail, bounds-checked coalesced reads
 //! and traffic counters.
 
-use super::{OpenPath, Transport, plan_wave, split_large};
+use super::{OpenPath, Resent, RetryPolicy, Transport, plan_wave, split_large};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use std::ops::Range;
@@ -15,6 +15,11 @@ pub struct FetchOptions {
     pub coalesce_gap: u64,
     /// Most requests in flight at once.
     pub max_concurrency: usize,
+    /// How transient failures are retried.
+    pub retry: RetryPolicy,
+    /// Whether reads after the open carry a precondition on the version
+    /// opened (`If-Match`); responses' validators are compared either way.
+    pub conditional_requests: bool,
 }
 
 impl FetchOptions {
@@ -58,6 +63,8 @@ impl Default for FetchOptions {
             tail_bytes: Self::DEFAULT_TAIL_BYTES,
             coalesce_gap: Self::DEFAULT_COALESCE_GAP,
             max_concurrency: Self::DEFAULT_MAX_CONCURRENCY,
+            retry: RetryPolicy::default(),
+            conditional_requests: true,
         }
     }
 }
@@ -71,6 +78,8 @@ pub struct FetchStats {
     pub bytes_fetched: u64,
     /// Waves of requests, each sent only after the previous one ended.
     pub round_trips: u64,
+    /// Requests sent again after a transient failure (in `requests` too).
+    pub retries: u64,
 }
 
 impl FetchStats {
@@ -80,6 +89,7 @@ impl FetchStats {
             requests: self.requests - earlier.requests,
             bytes_fetched: self.bytes_fetched - earlier.bytes_fetched,
             round_trips: self.round_trips - earlier.round_trips,
+            retries: self.retries - earlier.retries,
         }
     }
 
@@ -89,6 +99,7 @@ impl FetchStats {
             requests: self.requests + other.requests,
             bytes_fetched: self.bytes_fetched + other.bytes_fetched,
             round_trips: self.round_trips + other.round_trips,
+            retries: self.retries + other.retries,
         }
     }
 }
@@ -105,6 +116,8 @@ pub struct RemoteFile {
     open_path: OpenPath,
     /// Bytes fetched ahead by [`RemoteFile::prefetch`], kept for later reads.
     retained: Vec<(u64, Bytes)>,
+    /// The transport's resent requests already counted in `stats`.
+    resent: Resent,
 }
 
 impl std::fmt::Debug for RemoteFile {
@@ -139,11 +152,20 @@ impl RemoteFile {
                 options.max_concurrency
             )));
         }
+        if options.retry.max_retries > RetryPolicy::MAX_RETRIES {
+            return Err(Error::InvalidArgument(format!(
+                "max-retries must be at most {}, not {}",
+                RetryPolicy::MAX_RETRIES,
+                options.retry.max_retries
+            )));
+        }
         let opened = transport.open(options.tail_bytes)?;
+        let resent = transport.resent();
         let stats = FetchStats {
-            requests: opened.requests,
+            requests: opened.requests + resent.retries + resent.redirects,
             bytes_fetched: opened.bytes,
             round_trips: opened.requests,
+            retries: resent.retries,
         };
         Ok(Self {
             url: url.to_owned(),
@@ -155,6 +177,7 @@ impl RemoteFile {
             stats,
             open_path: opened.path,
             retained: Vec::new(),
+            resent,
         })
     }
 
@@ -248,7 +271,14 @@ impl RemoteFile {
             self.transport
                 .fetch(&plan.requests, self.options.max_concurrency)?
         };
-        self.stats.requests += plan.requests.len() as u64;
+        let resent = self.transport.resent();
+        let (retries, redirects) = (
+            resent.retries - self.resent.retries,
+            resent.redirects - self.resent.redirects,
+        );
+        self.resent = resent;
+        self.stats.requests += plan.requests.len() as u64 + retries + redirects;
+        self.stats.retries += retries;
         self.stats.round_trips += u64::from(!plan.requests.is_empty());
         self.stats.bytes_fetched += bodies.iter().map(|b| b.len() as u64).sum::<u64>();
         let mut fetched = plan.slice(&missing, &bodies).into_iter();
@@ -325,6 +355,7 @@ mod tests {
             tail_bytes,
             coalesce_gap: 10,
             max_concurrency: 4,
+            ..FetchOptions::default()
         };
         let file = RemoteFile::open(
             "mem://x",
@@ -345,6 +376,7 @@ mod tests {
                 requests: 1,
                 bytes_fetched: 100,
                 round_trips: 1,
+                retries: 0,
             }
         );
         let got = file.read(&[950..1000, 900..910]).unwrap();
@@ -368,6 +400,7 @@ mod tests {
                 requests: 3,
                 bytes_fetched: 10 + 12 + 20,
                 round_trips: 2,
+                retries: 0,
             }
         );
     }

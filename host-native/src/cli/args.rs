@@ -53,6 +53,10 @@ pub struct ScanArgs {
     /// Skip the first N matching rows.
     #[arg(long, value_name = "N")]
     pub offset: Option<u64>,
+    /// Retries of an HTTP request that failed transiently (connection errors,
+    /// timeouts, 408, 429, 5xx), with backoff; 0 disables them (default 3).
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
     /// Output format (default: table on a terminal, csv otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,

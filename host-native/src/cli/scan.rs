@@ -26,7 +26,9 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         }
     });
     let mut session = session_for(&source, args.compute.build()).await?;
-    let file = session.open(&source.url, default_open_options()).await??;
+    let mut options = default_open_options();
+    options.fetch.max_retries = args.max_retries;
+    let file = session.open(&source.url, options).await??;
     let request = ScanRequest {
         columns: args.columns.clone(),
         filter: args.where_clause.clone().map(RowFilter::Sql),
@@ -94,6 +96,7 @@ fn stats_json(
         "requests": traffic.requests,
         "bytes_fetched": traffic.bytes_fetched,
         "round_trips": traffic.round_trips,
+        "retries": traffic.retries,
         "open_path": open_path,
         "open_requests": open.fetch.requests,
         "bytes_footer": open.fetch.bytes_fetched,

@@ -1,0 +1,264 @@
+//! One HTTP range request through `wasi:http`: building it, and driving its
+//! response and body forward without blocking.
+
+use crate::error::{Error, Result};
+use std::ops::Range;
+use url::Url;
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method,
+    OutgoingRequest, RequestOptions, Scheme,
+};
+use wasip2::io::poll::Pollable;
+use wasip2::io::streams::{InputStream, StreamError};
+
+/// Longest wait for a TCP/TLS connection, in nanoseconds.
+const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
+
+/// Longest wait for the first byte of a response, or between two bytes of a
+/// body, in nanoseconds. Generous: object stores can be slow to start a body.
+const IDLE_TIMEOUT_NS: u64 = 30_000_000_000;
+
+/// Bytes asked of a body stream per read call.
+const READ_CHUNK: u64 = 1024 * 1024;
+
+/// Largest body accepted from a server that ignores `Range` and sends the
+/// whole file on open; beyond it the open fails instead of downloading.
+const MAX_WHOLE_BODY: u64 = crate::source::FetchOptions::MAX_TAIL_BYTES;
+
+/// The `Range` header of one request.
+#[derive(Debug, Clone)]
+pub(super) enum WantedBytes {
+    /// `bytes=-N`: the last N bytes.
+    Suffix(u64),
+    /// `bytes=a-b`, inclusive, for the half-open range `a..b+1`.
+    Span(Range<u64>),
+}
+
+impl WantedBytes {
+    fn header(&self) -> String {
+        match self {
+            WantedBytes::Suffix(n) => format!("bytes=-{n}"),
+            WantedBytes::Span(range) => format!("bytes={}-{}", range.start, range.end - 1),
+        }
+    }
+
+    /// The most body bytes a correct server can send for this request.
+    pub(super) fn max_body(&self) -> u64 {
+        match self {
+            WantedBytes::Suffix(_) => MAX_WHOLE_BODY,
+            WantedBytes::Span(range) => range.end - range.start,
+        }
+    }
+}
+
+/// A complete response.
+#[derive(Debug)]
+pub(super) struct Response {
+    /// The URL that answered (the last one, after redirects).
+    pub url: Url,
+    pub status: u16,
+    pub content_range: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub retry_after: Option<String>,
+    pub location: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The validator of the version that answered: the `ETag`, else `Last-Modified`.
+    pub(super) fn validator(&self) -> Option<String> {
+        self.etag.clone().or_else(|| self.last_modified.clone())
+    }
+}
+
+/// A request in flight. Fields drop in declaration order, which is the order
+/// `wasi:http` requires: a stream before its body, a body before its response.
+pub(super) enum InFlight {
+    Waiting(FutureIncomingResponse, Url),
+    Reading {
+        stream: InputStream,
+        _body: IncomingBody,
+        _response: IncomingResponse,
+        partial: Response,
+        max_body: u64,
+    },
+}
+
+/// The result of driving a request forward.
+pub(super) enum Step {
+    Pending(InFlight),
+    Done(Response),
+}
+
+impl InFlight {
+    /// Ready when the request can move forward.
+    pub(super) fn subscribe(&self) -> Pollable {
+        match self {
+            InFlight::Waiting(future, _) => future.subscribe(),
+            InFlight::Reading { stream, .. } => stream.subscribe(),
+        }
+    }
+}
+
+/// Sends a GET of `wanted` to `url` with `extra` headers (a precondition).
+pub(super) fn start(
+    url: &Url,
+    wanted: &WantedBytes,
+    extra: Option<(&str, &str)>,
+) -> Result<InFlight> {
+    let invalid = |what: &str| Error::Internal(format!("cannot build request for {url}: {what}"));
+    let mut entries = vec![("range".to_string(), wanted.header().into_bytes())];
+    if let Some((name, value)) = extra {
+        entries.push((name.to_string(), value.as_bytes().to_vec()));
+    }
+    let headers = Fields::from_list(&entries).map_err(|e| invalid(&format!("{e:?}")))?;
+    let request = OutgoingRequest::new(headers);
+    let scheme = if url.scheme() == "https" {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    let authority = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_string(),
+    };
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    request
+        .set_method(&Method::Get)
+        .map_err(|()| invalid("method"))?;
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|()| invalid("scheme"))?;
+    request
+        .set_authority(Some(&authority))
+        .map_err(|()| invalid("authority"))?;
+    request
+        .set_path_with_query(Some(&path))
+        .map_err(|()| invalid("path"))?;
+    let future = outgoing_handler::handle(request, Some(timeouts()))
+        .map_err(|code| network_error(url, &code))?;
+    Ok(InFlight::Waiting(future, url.clone()))
+}
+
+pub(super) fn network_error(url: &Url, code: &ErrorCode) -> Error {
+    Error::Network(format!("request to {url} failed: {code:?}"))
+}
+
+/// Moves a request forward as far as it can go without blocking.
+pub(super) fn advance(in_flight: InFlight, max_body: u64) -> Result<Step> {
+    match in_flight {
+        InFlight::Waiting(future, url) => match future.get() {
+            None => Ok(Step::Pending(InFlight::Waiting(future, url))),
+            Some(Err(())) => Err(Error::Internal("response taken twice".into())),
+            Some(Ok(Err(code))) => Err(network_error(&url, &code)),
+            Some(Ok(Ok(response))) => {
+                let partial = {
+                    let headers = response.headers();
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .first()
+                            .map(|value| String::from_utf8_lossy(value).into_owned())
+                    };
+                    Response {
+                        url,
+                        status: response.status(),
+                        content_range: header("content-range"),
+                        etag: header("etag"),
+                        last_modified: header("last-modified"),
+                        retry_after: header("retry-after"),
+                        location: header("location"),
+                        body: Vec::new(),
+                    }
+                };
+                let body = response
+                    .consume()
+                    .map_err(|()| Error::Internal("response body taken twice".into()))?;
+                let stream = body
+                    .stream()
+                    .map_err(|()| Error::Internal("body stream taken twice".into()))?;
+                read_available(InFlight::Reading {
+                    stream,
+                    _body: body,
+                    _response: response,
+                    partial,
+                    max_body,
+                })
+            }
+        },
+        reading @ InFlight::Reading { .. } => read_available(reading),
+    }
+}
+
+/// Reads whatever the body stream has without blocking.
+fn read_available(mut in_flight: InFlight) -> Result<Step> {
+    let InFlight::Reading {
+        stream,
+        partial,
+        max_body,
+        ..
+    } = &mut in_flight
+    else {
+        return Ok(Step::Pending(in_flight));
+    };
+    loop {
+        match stream.read(READ_CHUNK) {
+            Ok(chunk) if chunk.is_empty() => return Ok(Step::Pending(in_flight)),
+            Ok(chunk) => {
+                partial.body.extend_from_slice(&chunk);
+                let limit = if partial.status == 206 {
+                    *max_body
+                } else {
+                    MAX_WHOLE_BODY
+                };
+                if partial.body.len() as u64 > limit {
+                    return Err(Error::Protocol(format!(
+                        "{} sent more than the {limit} bytes asked for (status {})",
+                        partial.url, partial.status
+                    )));
+                }
+            }
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(error)) => {
+                return Err(Error::Network(format!(
+                    "reading the response from {} failed: {}",
+                    partial.url,
+                    error.to_debug_string()
+                )));
+            }
+        }
+    }
+    let InFlight::Reading { partial, .. } = in_flight else {
+        unreachable!("matched above")
+    };
+    Ok(Step::Done(partial))
+}
+
+/// Timeouts for every request, so a silent server cannot stall a scan
+/// forever. Hosts that cannot enforce one ignore it.
+fn timeouts() -> RequestOptions {
+    let options = RequestOptions::new();
+    let _ = options.set_connect_timeout(Some(CONNECT_TIMEOUT_NS));
+    let _ = options.set_first_byte_timeout(Some(IDLE_TIMEOUT_NS));
+    let _ = options.set_between_bytes_timeout(Some(IDLE_TIMEOUT_NS));
+    options
+}
+
+/// Parses `bytes first-last/total` (or `bytes */total`) into (first..last+1, total).
+pub(super) fn parse_content_range(value: &str) -> Option<(Option<Range<u64>>, u64)> {
+    let rest = value.trim().strip_prefix("bytes")?.trim_start();
+    let (span, total) = rest.split_once('/')?;
+    let total = total.trim().parse().ok()?;
+    if span.trim() == "*" {
+        return Some((None, total));
+    }
+    let (first, last) = span.split_once('-')?;
+    let first: u64 = first.trim().parse().ok()?;
+    let last: u64 = last.trim().parse().ok()?;
+    (first <= last && last < total).then_some((Some(first..last + 1), total))
+}
