@@ -27,6 +27,8 @@ export interface OpenOptions {
    * validators are compared either way: a changed file is a `source-changed` error.
    */
   conditionalRequests?: boolean;
+  /** Longest silence of a server before a request fails and is retried (default 30000 ms). */
+  idleTimeoutMs?: number;
   signal?: AbortSignal;
 }
 

@@ -85,7 +85,7 @@ export function scanRequest(request = {}) {
   };
 }
 
-/** Options of `open`: `{ tailBytes, coalesceGap, maxConcurrency, maxRetries, retryDeadlineMs, conditionalRequests }`. */
+/** Options of `open`: `{ tailBytes, coalesceGap, maxConcurrency, maxRetries, retryDeadlineMs, conditionalRequests, idleTimeoutMs }`. */
 function openOptions(options = {}) {
   return {
     fetch: {
@@ -94,6 +94,7 @@ function openOptions(options = {}) {
       maxConcurrency: u32(options.maxConcurrency, 'maxConcurrency'),
       maxRetries: u32(options.maxRetries, 'maxRetries', 0),
       retryDeadlineMs: u32(options.retryDeadlineMs, 'retryDeadlineMs'),
+      idleTimeoutMs: u32(options.idleTimeoutMs, 'idleTimeoutMs'),
       conditionalRequests: options.conditionalRequests === undefined ? undefined : Boolean(options.conditionalRequests),
     },
   };

@@ -135,6 +135,7 @@ pub fn default_open_options() -> OpenOptions {
             max_retries: None,
             retry_deadline_ms: None,
             conditional_requests: None,
+            idle_timeout_ms: None,
         },
     }
 }

@@ -37,6 +37,7 @@ fn no_fetch_options() -> FetchOptions {
         max_retries: None,
         retry_deadline_ms: None,
         conditional_requests: None,
+        idle_timeout_ms: None,
     }
 }
 

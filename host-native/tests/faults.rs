@@ -37,6 +37,7 @@ fn options(max_retries: Option<u32>) -> FetchOptions {
         max_retries,
         retry_deadline_ms: None,
         conditional_requests: None,
+        idle_timeout_ms: None,
     }
 }
 
@@ -227,4 +228,30 @@ async fn a_changed_etag_is_caught_where_if_match_is_ignored_or_not_sent() {
         .unwrap_err();
     assert!(matches!(error, EngineError::SourceChanged(_)), "{error:?}");
     assert!(server.log("changing").iter().all(|r| r.if_match.is_none()));
+}
+
+#[tokio::test]
+async fn silent_servers_time_out_and_are_retried_within_bounds() {
+    let server = FaultServer::start(content()).await;
+    let mut s = session().await;
+    for fault in ["stall-head", "stall-body"] {
+        let started = Instant::now();
+        let impatient = FetchOptions {
+            idle_timeout_ms: Some(300),
+            ..options(Some(1))
+        };
+        let error = open_and_read(&mut s, &server.url(fault), impatient)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, EngineError::Network(_)),
+            "{fault}: {error:?}"
+        );
+        assert_eq!(server.log(fault).len(), 2, "{fault}: one try and one retry");
+        let seconds = started.elapsed().as_secs_f64();
+        assert!(
+            seconds < 5.0,
+            "{fault}: a 60 s stall was waited out ({seconds:.1} s)"
+        );
+    }
 }

@@ -98,8 +98,8 @@ pub trait Transport {
     }
 }
 
-/// Picks the transport for a URL: `http(s)://` or `file://`, with the retry
-/// and precondition settings of `options` (HTTP only).
+/// Picks the transport for a URL: `http(s)://` or `file://`, with the retry,
+/// timeout and precondition settings of `options` (HTTP only).
 pub fn transport_for(url: &str, options: &FetchOptions) -> Result<Box<dyn Transport>> {
     let parsed = url::Url::parse(url)
         .map_err(|error| Error::InvalidArgument(format!("invalid URL {url:?}: {error}")))?;
@@ -114,11 +114,7 @@ pub fn transport_for(url: &str, options: &FetchOptions) -> Result<Box<dyn Transp
 
 #[cfg(target_arch = "wasm32")]
 fn http_transport(url: url::Url, options: &FetchOptions) -> Result<Box<dyn Transport>> {
-    Ok(Box::new(http::HttpTransport::new(
-        url,
-        options.retry,
-        options.conditional_requests,
-    )?))
+    Ok(Box::new(http::HttpTransport::new(url, options)?))
 }
 
 #[cfg(not(target_arch = "wasm32"))]

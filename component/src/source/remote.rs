@@ -20,6 +20,9 @@ pub struct FetchOptions {
     /// Whether reads after the open carry a precondition on the version
     /// opened (`If-Match`); responses' validators are compared either way.
     pub conditional_requests: bool,
+    /// Longest silence of a server (connecting, before the first byte,
+    /// between two bytes) before a request fails, in milliseconds.
+    pub idle_timeout_ms: u64,
 }
 
 impl FetchOptions {
@@ -44,6 +47,9 @@ impl FetchOptions {
     pub const MAX_TAIL_BYTES: u64 = 64 * 1024 * 1024;
     /// Most requests in flight that a caller may ask for.
     pub const MAX_CONCURRENCY: usize = 256;
+    /// Default idle timeout: generous, as object stores can be slow to
+    /// start a body.
+    pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 30_000;
 }
 
 impl FetchOptions {
@@ -65,6 +71,7 @@ impl Default for FetchOptions {
             max_concurrency: Self::DEFAULT_MAX_CONCURRENCY,
             retry: RetryPolicy::default(),
             conditional_requests: true,
+            idle_timeout_ms: Self::DEFAULT_IDLE_TIMEOUT_MS,
         }
     }
 }

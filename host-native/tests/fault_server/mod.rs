@@ -13,6 +13,8 @@
 //! | `/loop/f` | 302 to itself |
 //! | `/changing/f` | a new version (other `ETag`, other bytes) after the first request; honours `If-Match` with 412 |
 //! | `/changing-lax/f` | the same, but ignores `If-Match` |
+//! | `/stall-head/f` | reads the request, then never answers |
+//! | `/stall-body/f` | sends the headers and half the body, then nothing |
 //!
 //! Every request is logged (path, `Range`, `If-Match`, status), so tests
 //! count requests at the server. One request per connection.
@@ -21,6 +23,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// How long a stalling server stays silent: far beyond any test's timeout.
+const STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -52,6 +57,8 @@ struct Answer {
     body: Vec<u8>,
     /// Close the connection after this many body bytes (a reset mid-body).
     cut_after: Option<usize>,
+    /// Before closing (or before answering, with no head), stay silent this long.
+    stall: Option<(bool, std::time::Duration)>,
 }
 
 impl FaultServer {
@@ -122,6 +129,10 @@ impl FaultServer {
             if_match,
             status: answer.status,
         });
+        if let Some((false, silence)) = answer.stall {
+            tokio::time::sleep(silence).await;
+            return;
+        }
         let mut out = format!("HTTP/1.1 {} Fault\r\nConnection: close\r\n", answer.status);
         for (name, value) in &answer.headers {
             out.push_str(&format!("{name}: {value}\r\n"));
@@ -133,6 +144,10 @@ impl FaultServer {
             None => &answer.body[..],
         };
         let _ = stream.write_all(body).await;
+        let _ = stream.flush().await;
+        if let Some((true, silence)) = answer.stall {
+            tokio::time::sleep(silence).await;
+        }
         let _ = stream.shutdown().await;
     }
 
@@ -153,6 +168,7 @@ impl FaultServer {
             headers,
             body: Vec::new(),
             cut_after: None,
+            stall: None,
         };
         match fault {
             "ok" => self.ranged(&self.content, "\"v1\"", range),
@@ -172,6 +188,16 @@ impl FaultServer {
                 if first {
                     answer.cut_after = Some(answer.body.len() / 2);
                 }
+                answer
+            }
+            "stall-head" => Answer {
+                stall: Some((false, STALL)),
+                ..simple(200, Vec::new())
+            },
+            "stall-body" => {
+                let mut answer = self.ranged(&self.content, "\"v1\"", range);
+                answer.cut_after = Some(answer.body.len() / 2);
+                answer.stall = Some((true, STALL));
                 answer
             }
             "redirect" => simple(302, vec![("Location".into(), "/ok/f".into())]),
@@ -219,18 +245,21 @@ impl FaultServer {
                 headers: headers(Some(format!("bytes {first}-{last}/{size}"))),
                 body: content[first as usize..=last as usize].to_vec(),
                 cut_after: None,
+                stall: None,
             },
             Some(_) => Answer {
                 status: 416,
                 headers: headers(Some(format!("bytes */{size}"))),
                 body: Vec::new(),
                 cut_after: None,
+                stall: None,
             },
             None => Answer {
                 status: 200,
                 headers: headers(None),
                 body: content.to_vec(),
                 cut_after: None,
+                stall: None,
             },
         }
     }

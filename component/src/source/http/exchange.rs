@@ -12,12 +12,9 @@ use wasip2::http::types::{
 use wasip2::io::poll::Pollable;
 use wasip2::io::streams::{InputStream, StreamError};
 
-/// Longest wait for a TCP/TLS connection, in nanoseconds.
+/// Longest wait for a TCP/TLS connection, in nanoseconds (or the idle
+/// timeout, when that is shorter).
 const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
-
-/// Longest wait for the first byte of a response, or between two bytes of a
-/// body, in nanoseconds. Generous: object stores can be slow to start a body.
-const IDLE_TIMEOUT_NS: u64 = 30_000_000_000;
 
 /// Bytes asked of a body stream per read call.
 const READ_CHUNK: u64 = 1024 * 1024;
@@ -102,11 +99,13 @@ impl InFlight {
     }
 }
 
-/// Sends a GET of `wanted` to `url` with `extra` headers (a precondition).
+/// Sends a GET of `wanted` to `url` with `extra` headers (a precondition);
+/// it fails when the server is silent for `idle_timeout_ns`.
 pub(super) fn start(
     url: &Url,
     wanted: &WantedBytes,
     extra: Option<(&str, &str)>,
+    idle_timeout_ns: u64,
 ) -> Result<InFlight> {
     let invalid = |what: &str| Error::Internal(format!("cannot build request for {url}: {what}"));
     let mut entries = vec![("range".to_string(), wanted.header().into_bytes())];
@@ -140,7 +139,7 @@ pub(super) fn start(
     request
         .set_path_with_query(Some(&path))
         .map_err(|()| invalid("path"))?;
-    let future = outgoing_handler::handle(request, Some(timeouts()))
+    let future = outgoing_handler::handle(request, Some(timeouts(idle_timeout_ns)))
         .map_err(|code| network_error(url, &code))?;
     Ok(InFlight::Waiting(future, url.clone()))
 }
@@ -241,11 +240,11 @@ fn read_available(mut in_flight: InFlight) -> Result<Step> {
 
 /// Timeouts for every request, so a silent server cannot stall a scan
 /// forever. Hosts that cannot enforce one ignore it.
-fn timeouts() -> RequestOptions {
+fn timeouts(idle_timeout_ns: u64) -> RequestOptions {
     let options = RequestOptions::new();
-    let _ = options.set_connect_timeout(Some(CONNECT_TIMEOUT_NS));
-    let _ = options.set_first_byte_timeout(Some(IDLE_TIMEOUT_NS));
-    let _ = options.set_between_bytes_timeout(Some(IDLE_TIMEOUT_NS));
+    let _ = options.set_connect_timeout(Some(CONNECT_TIMEOUT_NS.min(idle_timeout_ns)));
+    let _ = options.set_first_byte_timeout(Some(idle_timeout_ns));
+    let _ = options.set_between_bytes_timeout(Some(idle_timeout_ns));
     options
 }
 

@@ -12,7 +12,7 @@ mod wave;
 
 use super::{OpenPath, Opened, Resent, Transport};
 use crate::error::{Error, Result};
-use crate::source::retry::RetryPolicy;
+use crate::source::FetchOptions;
 use bytes::Bytes;
 use exchange::{Response, WantedBytes, parse_content_range};
 use std::ops::Range;
@@ -32,8 +32,9 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A transport for an `http://` or `https://` URL.
-    pub fn new(url: url::Url, retry: RetryPolicy, conditional: bool) -> Result<Self> {
+    /// A transport for an `http://` or `https://` URL, with the retries,
+    /// timeout and preconditions of `options`.
+    pub fn new(url: url::Url, options: &FetchOptions) -> Result<Self> {
         if url.host_str().is_none() {
             return Err(Error::InvalidArgument(format!("{url} has no host")));
         }
@@ -41,8 +42,8 @@ impl HttpTransport {
             url,
             size: None,
             version: (None, None),
-            conditional,
-            requester: Requester::new(retry),
+            conditional: options.conditional_requests,
+            requester: Requester::new(options.retry, options.idle_timeout_ms),
         })
     }
 

@@ -22,6 +22,8 @@ const MAX_REDIRECTS: u32 = 5;
 #[derive(Debug)]
 pub(super) struct Requester {
     policy: RetryPolicy,
+    /// Longest silence of a server before a request fails, in nanoseconds.
+    idle_timeout_ns: u64,
     /// A header every request carries: the precondition (`If-Match`, …)
     /// that pins the version opened.
     pub precondition: Option<(String, String)>,
@@ -39,9 +41,10 @@ struct Request {
 }
 
 impl Requester {
-    pub(super) fn new(policy: RetryPolicy) -> Self {
+    pub(super) fn new(policy: RetryPolicy, idle_timeout_ms: u64) -> Self {
         Self {
             policy,
+            idle_timeout_ns: idle_timeout_ms.saturating_mul(1_000_000),
             precondition: None,
             resent: Resent::default(),
             random: RandomState::new(),
@@ -89,8 +92,12 @@ impl Requester {
                     .precondition
                     .as_ref()
                     .map(|(name, value)| (name.as_str(), value.as_str()));
-                let request =
-                    exchange::start(&requests[index].target, &wanted[index], precondition)?;
+                let request = exchange::start(
+                    &requests[index].target,
+                    &wanted[index],
+                    precondition,
+                    self.idle_timeout_ns,
+                )?;
                 active.push((index, request));
             }
             if active.is_empty() && sleeping.is_empty() {
