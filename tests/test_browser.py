@@ -388,3 +388,34 @@ def test_a_file_rewritten_mid_scan_is_source_changed(app_server, data_dir, tmp_p
     assert result["q"]["error"]["code"] == "source-changed", result
     assert "changed after it was opened" in result["q"]["error"]["message"]
     assert len(preflights) == 1, "only the open's suffix range needs a preflight"
+
+
+def test_transient_failures_are_retried_in_the_browser(app_server, data_dir, duck, tmp_path):
+    """A 503 (with Retry-After: 0) on the first read after the open is retried: the engine's
+    backoff waits on a wasi:clocks timer, which the browser shim turns into a setTimeout."""
+    refused = []
+
+    def refuse_once(handler) -> bool:
+        if handler.command == "GET" and handler.headers.get("Range", "").startswith("bytes=") \
+                and not handler.headers["Range"].startswith("bytes=-") and not refused:
+            refused.append(handler.headers["Range"])
+            handler.send_response(503)
+            handler.send_header("Retry-After", "0")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return True
+        return False
+
+    with RangeServer(data_dir, cors=True) as server:
+        server.hook = refuse_once
+        where = "i32 > 1000"
+        (result,) = run_in_browser(app_server, [{
+            "build": "simd", "gpu": False,
+            "cases": [{"id": "q", "url": server.url(CONFORMANCE_FILE),
+                       "request": {"columns": ["id"], "where": where}}]}], tmp_path)
+        ranges = [r.range for r in server.log() if r.method == "GET"]
+    # the hook's 503 is not in the server's log: the range logged is the retry
+    assert len(refused) == 1 and ranges.count(refused[0]) == 1, ranges
+    assert result["q"]["stats"]["fetch"]["retries"] == 1, result["q"].get("stats")
+    expected = conformance.oracle(duck, data_dir / CONFORMANCE_FILE, ["id"], where, None, None)
+    util.assert_tables_equal(table_of(result["q"]), expected, "browser retry")
