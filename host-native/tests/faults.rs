@@ -65,6 +65,17 @@ async fn open_and_read(
     Ok((data, stats))
 }
 
+/// Starts a fault server and reads [`RANGES`] from its `fault` path.
+async fn read_from(
+    fault: &str,
+    options: FetchOptions,
+) -> (FaultServer, Result<(Vec<Vec<u8>>, FetchStats), EngineError>) {
+    let server = FaultServer::start(content()).await;
+    let mut s = session().await;
+    let outcome = open_and_read(&mut s, &server.url(fault), options).await;
+    (server, outcome)
+}
+
 fn expected() -> Vec<Vec<u8>> {
     let content = content();
     RANGES
@@ -75,11 +86,8 @@ fn expected() -> Vec<Vec<u8>> {
 
 #[tokio::test]
 async fn transient_503s_are_retried_and_counted() {
-    let server = FaultServer::start(content()).await;
-    let mut s = session().await;
-    let (data, stats) = open_and_read(&mut s, &server.url("flaky"), options(None))
-        .await
-        .unwrap();
+    let (server, outcome) = read_from("flaky", options(None)).await;
+    let (data, stats) = outcome.unwrap();
     assert_eq!(data, expected());
     let log = server.log("flaky");
     let failed = log.iter().filter(|r| r.status == 503).count();
@@ -94,12 +102,9 @@ async fn transient_503s_are_retried_and_counted() {
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
-    let server = FaultServer::start(content()).await;
-    let mut s = session().await;
     let started = Instant::now();
-    let (data, stats) = open_and_read(&mut s, &server.url("throttle"), options(None))
-        .await
-        .unwrap();
+    let (server, outcome) = read_from("throttle", options(None)).await;
+    let (data, stats) = outcome.unwrap();
     assert_eq!(data, expected());
     assert!(
         started.elapsed().as_millis() >= 1_000,
@@ -111,11 +116,8 @@ async fn retry_after_is_honoured() {
 
 #[tokio::test]
 async fn a_server_that_stays_down_is_an_http_error_after_bounded_retries() {
-    let server = FaultServer::start(content()).await;
-    let mut s = session().await;
-    let error = open_and_read(&mut s, &server.url("down"), options(Some(2)))
-        .await
-        .unwrap_err();
+    let (server, outcome) = read_from("down", options(Some(2))).await;
+    let error = outcome.unwrap_err();
     assert!(
         matches!(&error, EngineError::HttpStatus(e) if e.status == 503 && e.url.ends_with("/down/f")),
         "{error:?}"
@@ -125,11 +127,8 @@ async fn a_server_that_stays_down_is_an_http_error_after_bounded_retries() {
 
 #[tokio::test]
 async fn a_404_fails_at_once_with_the_status_and_url() {
-    let server = FaultServer::start(content()).await;
-    let mut s = session().await;
-    let error = open_and_read(&mut s, &server.url("gone"), options(None))
-        .await
-        .unwrap_err();
+    let (server, outcome) = read_from("gone", options(None)).await;
+    let error = outcome.unwrap_err();
     assert!(
         matches!(&error, EngineError::HttpStatus(e) if e.status == 404 && e.url.ends_with("/gone/f")),
         "{error:?}"
@@ -143,42 +142,32 @@ async fn a_404_fails_at_once_with_the_status_and_url() {
 
 #[tokio::test]
 async fn a_connection_cut_mid_body_is_retried() {
-    let server = FaultServer::start(content()).await;
-    let mut s = session().await;
-    let (data, stats) = open_and_read(&mut s, &server.url("reset"), options(None))
-        .await
-        .unwrap();
+    let (server, outcome) = read_from("reset", options(None)).await;
+    let (data, stats) = outcome.unwrap();
     assert_eq!(data, expected());
     assert_eq!(stats.retries, 3, "{stats:?}: {:?}", server.log("reset"));
 }
 
 #[tokio::test]
 async fn without_retries_a_cut_is_a_network_error() {
-    let server = FaultServer::start(content()).await;
-    let mut s = session().await;
-    let error = open_and_read(&mut s, &server.url("reset"), options(Some(0)))
-        .await
-        .unwrap_err();
+    let (server, outcome) = read_from("reset", options(Some(0))).await;
+    let error = outcome.unwrap_err();
     assert!(matches!(error, EngineError::Network(_)), "{error:?}");
     assert_eq!(server.log("reset").len(), 1);
 }
 
 #[tokio::test]
 async fn redirects_are_followed_once_and_loops_are_bounded() {
-    let server = FaultServer::start(content()).await;
-    let mut s = session().await;
-    let (data, stats) = open_and_read(&mut s, &server.url("redirect"), options(None))
-        .await
-        .unwrap();
+    let (server, outcome) = read_from("redirect", options(None)).await;
+    let (data, stats) = outcome.unwrap();
     assert_eq!(data, expected());
     // later reads go straight to where the open was redirected
     assert_eq!(server.log("redirect").len(), 1);
     assert_eq!(server.log("ok").len(), 3);
     assert_eq!(stats.requests, 4, "{stats:?}");
 
-    let error = open_and_read(&mut s, &server.url("loop"), options(None))
-        .await
-        .unwrap_err();
+    let (server, outcome) = read_from("loop", options(None)).await;
+    let error = outcome.unwrap_err();
     assert!(
         matches!(&error, EngineError::Protocol(m) if m.contains("redirected more than 5 times")),
         "{error:?}"
@@ -188,11 +177,8 @@ async fn redirects_are_followed_once_and_loops_are_bounded() {
 
 #[tokio::test]
 async fn a_file_changed_after_open_is_refused_by_if_match() {
-    let server = FaultServer::start(content()).await;
-    let mut s = session().await;
-    let error = open_and_read(&mut s, &server.url("changing"), options(None))
-        .await
-        .unwrap_err();
+    let (server, outcome) = read_from("changing", options(None)).await;
+    let error = outcome.unwrap_err();
     assert!(
         matches!(&error, EngineError::SourceChanged(m) if m.contains("412")),
         "{error:?}"
@@ -208,24 +194,19 @@ async fn a_file_changed_after_open_is_refused_by_if_match() {
 
 #[tokio::test]
 async fn a_changed_etag_is_caught_where_if_match_is_ignored_or_not_sent() {
-    let server = FaultServer::start(content()).await;
-    let mut s = session().await;
-    let error = open_and_read(&mut s, &server.url("changing-lax"), options(None))
-        .await
-        .unwrap_err();
+    let (server, outcome) = read_from("changing-lax", options(None)).await;
+    let error = outcome.unwrap_err();
     assert!(
         matches!(&error, EngineError::SourceChanged(m) if m.contains("\"v1\"") && m.contains("\"v2\"")),
         "{error:?}"
     );
     // as browsers run it: no precondition sent, the response's ETag compared
-    let server = FaultServer::start(content()).await;
     let unconditional = FetchOptions {
         conditional_requests: Some(false),
         ..options(None)
     };
-    let error = open_and_read(&mut s, &server.url("changing"), unconditional)
-        .await
-        .unwrap_err();
+    let (server, outcome) = read_from("changing", unconditional).await;
+    let error = outcome.unwrap_err();
     assert!(matches!(error, EngineError::SourceChanged(_)), "{error:?}");
     assert!(server.log("changing").iter().all(|r| r.if_match.is_none()));
 }
