@@ -200,6 +200,14 @@ async fn a_changed_etag_is_caught_where_if_match_is_ignored_or_not_sent() {
         matches!(&error, EngineError::SourceChanged(m) if m.contains("\"v1\"") && m.contains("\"v2\"")),
         "{error:?}"
     );
+    // the precondition was sent, and ignored: the comparison caught the change
+    let log = server.log("changing-lax");
+    assert!(
+        log[1..]
+            .iter()
+            .all(|r| r.if_match.is_some() && r.status == 206),
+        "{log:?}"
+    );
     // as browsers run it: no precondition sent, the response's ETag compared
     let unconditional = FetchOptions {
         conditional_requests: Some(false),
