@@ -32,7 +32,7 @@ QUIVER_TIMEOUT = float(os.environ.get("QUIVER_TIMEOUT", "60"))
 
 #: Keys that `--stats` must report (CLI contract).
 STATS_KEYS = ("requests", "bytes_fetched", "row_groups", "row_groups_scanned",
-              "rows_scanned", "rows_matched", "elapsed_ms")
+              "rows_scanned", "rows_matched", "elapsed_ms", "retries", "peak_memory_bytes")
 
 #: Words that must never appear in quiver's output: a crash is never an acceptable error.
 CRASH_MARKERS = ("panic", "wasm trap", "RUST_BACKTRACE", "stack backtrace")

@@ -51,6 +51,13 @@ pub struct Session {
     pub engine: EngineWorld,
 }
 
+impl Session {
+    /// The largest size the instance's linear memory has had, in bytes.
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.store.data().memory.peak_bytes
+    }
+}
+
 impl Runtime {
     /// Finds a build of the component: the path in its environment variable
     /// (`$QUIVER_ENGINE_WASM`, `$QUIVER_ENGINE_SCALAR_WASM`), else next to the
@@ -91,7 +98,19 @@ impl Runtime {
 
     /// A fresh instance that can read files in `directories` (and the network).
     pub async fn session(&self, directories: &[PathBuf]) -> Result<Session> {
-        let mut store = Store::new(&self.engine, QuiverState::new(directories)?);
+        self.session_with(directories, None).await
+    }
+
+    /// A fresh instance as [`Runtime::session`] makes, whose linear memory
+    /// may grow to `memory_limit` bytes: asking for more stops it with
+    /// [`crate::state::MemoryLimitExceeded`].
+    pub async fn session_with(
+        &self,
+        directories: &[PathBuf],
+        memory_limit: Option<usize>,
+    ) -> Result<Session> {
+        let mut store = Store::new(&self.engine, QuiverState::new(directories, memory_limit)?);
+        store.limiter(|state| &mut state.memory);
         let engine = self.pre.instantiate_async(&mut store).await?;
         Ok(Session { store, engine })
     }

@@ -1,5 +1,7 @@
-//! The per-instance store state: WASI contexts and the resource table.
+//! The per-instance store state: WASI contexts, the resource table, and the
+//! meter (and cap) of the instance's linear memory.
 
+use std::fmt;
 use std::path::Path;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
@@ -10,12 +12,76 @@ pub struct QuiverState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
+    /// The instance's memory: its peak, and the cap (see `Runtime::session_with`).
+    pub memory: MemoryMeter,
+}
+
+/// Watches an instance's linear memory grow: keeps its peak size, and stops
+/// the instance when it asks for more than the limit.
+#[derive(Debug, Default)]
+pub struct MemoryMeter {
+    /// The largest size the memory has had, in bytes.
+    pub peak_bytes: usize,
+    /// The most the memory may grow to, in bytes.
+    pub limit_bytes: Option<usize>,
+}
+
+/// Why an instance stopped: it asked for more memory than its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryLimitExceeded {
+    /// The limit, in bytes.
+    pub limit_bytes: usize,
+    /// The size the memory was asked to grow to, in bytes.
+    pub asked_bytes: usize,
+}
+
+impl fmt::Display for MemoryLimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the engine needed {} bytes of memory, more than its limit of {} bytes",
+            self.asked_bytes, self.limit_bytes
+        )
+    }
+}
+
+impl std::error::Error for MemoryLimitExceeded {}
+
+impl wasmtime::ResourceLimiter for MemoryMeter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if let Some(limit_bytes) = self.limit_bytes.filter(|&limit| desired > limit) {
+            return Err(wasmtime::Error::new(MemoryLimitExceeded {
+                limit_bytes,
+                asked_bytes: desired,
+            }));
+        }
+        self.peak_bytes = self.peak_bytes.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
 }
 
 impl QuiverState {
     /// A state whose filesystem holds only `directories`, read-only, each at
-    /// its own absolute path (so `file://` URLs mean the same inside and out).
-    pub fn new(directories: &[impl AsRef<Path>]) -> anyhow::Result<Self> {
+    /// its own absolute path (so `file://` URLs mean the same inside and out),
+    /// and whose memory may grow to `memory_limit` bytes (unbounded: `None`).
+    pub fn new(
+        directories: &[impl AsRef<Path>],
+        memory_limit: Option<usize>,
+    ) -> anyhow::Result<Self> {
         let mut builder = WasiCtx::builder();
         builder.inherit_stderr();
         for directory in directories {
@@ -29,6 +95,10 @@ impl QuiverState {
             wasi: builder.build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
+            memory: MemoryMeter {
+                peak_bytes: 0,
+                limit_bytes: memory_limit,
+            },
         })
     }
 }

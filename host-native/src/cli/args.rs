@@ -53,6 +53,10 @@ pub struct ScanArgs {
     /// Skip the first N matching rows.
     #[arg(long, value_name = "N")]
     pub offset: Option<u64>,
+    /// Most bytes of memory the engine instance may use (suffixes K, M, G for
+    /// KiB, MiB, GiB): an instance that needs more is stopped with an error.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
     /// Retries of an HTTP request that failed transiently (connection errors,
     /// timeouts, 408, 429, 5xx), with backoff; 0 disables them (default 3).
     #[arg(long, value_name = "N")]
@@ -131,4 +135,25 @@ pub enum Format {
 /// Parses the process arguments; `--help`, `--version` and usage errors exit here.
 pub fn parse() -> Args {
     Args::parse()
+}
+
+/// `123`, `64K`, `512M` or `2G` (powers of 1024) as bytes.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, ""),
+    };
+    let scale: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("unknown size unit {unit:?}: use K, M or G")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("{text:?} is not a size in bytes"))
 }

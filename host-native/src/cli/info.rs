@@ -10,7 +10,7 @@ use std::io::Write;
 /// Opens `source`, reads its footer and prints it.
 pub async fn run(source: &str, as_json: bool) -> Result<(), Failure> {
     let source = Source::parse(source)?;
-    let mut session = session_for(&source, quiver_host::runtime::Build::Simd).await?;
+    let mut session = session_for(&source, quiver_host::runtime::Build::Simd, None).await?;
     let file = session.open(&source.url, default_open_options()).await??;
     let metadata = session.metadata(&file).await?;
     let mut out = std::io::stdout().lock();

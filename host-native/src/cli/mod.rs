@@ -12,6 +12,7 @@ mod sink;
 use args::{Args, Command};
 use quiver_host::bindings::EngineError;
 use quiver_host::client::describe_error;
+use quiver_host::state::MemoryLimitExceeded;
 use std::process::ExitCode;
 
 /// Why a command failed.
@@ -72,27 +73,37 @@ pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
             if broken_pipe {
                 return ExitCode::SUCCESS;
             }
+            let over_limit = error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<MemoryLimitExceeded>());
             let trap = error
                 .chain()
                 .find_map(|cause| cause.downcast_ref::<wasmtime::Trap>());
-            match trap {
-                Some(trap) => {
+            match (over_limit, trap) {
+                (Some(over), _) => {
+                    eprintln!("quiver: error: memory limit: {over} (--memory-limit)")
+                }
+                (None, Some(trap)) => {
                     eprintln!("quiver: error: the engine trapped ({trap}); this is a bug in Quiver")
                 }
-                None => eprintln!("quiver: error: {}", format!("{error:#}").replace('\n', " ")),
+                (None, None) => {
+                    eprintln!("quiver: error: {}", format!("{error:#}").replace('\n', " "))
+                }
             }
             ExitCode::from(2)
         }
     }
 }
 
-/// Loads the component and starts an instance that can read `source`.
+/// Loads the component and starts an instance that can read `source`, with
+/// at most `memory_limit` bytes of linear memory.
 async fn session_for(
     source: &quiver_host::source::Source,
     build: quiver_host::runtime::Build,
+    memory_limit: Option<usize>,
 ) -> anyhow::Result<quiver_host::runtime::Session> {
     use quiver_host::runtime::Runtime;
     let runtime = Runtime::load(&Runtime::locate_component(build)?)?;
     let directories: Vec<_> = source.directory.iter().cloned().collect();
-    runtime.session(&directories).await
+    runtime.session_with(&directories, memory_limit).await
 }

@@ -25,7 +25,10 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
             Format::Csv
         }
     });
-    let mut session = session_for(&source, args.compute.build()).await?;
+    let memory_limit = args
+        .memory_limit
+        .map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX));
+    let mut session = session_for(&source, args.compute.build(), memory_limit).await?;
     let mut options = default_open_options();
     options.fetch.max_retries = args.max_retries;
     let file = session.open(&source.url, options).await??;
@@ -69,7 +72,13 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         let scan_stats = session.scan_stats(&stream).await?;
         let traffic = session.fetch_stats(&file).await?;
         let open = session.open_stats(&file).await?;
-        let line = stats_json(&scan_stats, &traffic, &open, started);
+        let line = stats_json(
+            &scan_stats,
+            &traffic,
+            &open,
+            session.peak_memory_bytes(),
+            started,
+        );
         eprintln!("{line}");
     }
     session.close_stream(stream).await?;
@@ -83,6 +92,7 @@ fn stats_json(
     stats: &ScanStats,
     traffic: &FetchStats,
     open: &OpenStats,
+    peak_memory_bytes: usize,
     started: Instant,
 ) -> serde_json::Value {
     let open_path = match open.path {
@@ -110,6 +120,7 @@ fn stats_json(
         "rows_matched": stats.rows_matched,
         "rows_returned": stats.rows_returned,
         "elapsed_ms": started.elapsed().as_millis() as u64,
+        "peak_memory_bytes": peak_memory_bytes,
         "gpu_adapter": stats.gpu_adapter,
         "kernels": stats.kernels.iter().map(|kernel| json!({
             "predicate": kernel.predicate,
