@@ -44,15 +44,9 @@ pub(super) fn open_remote(url: &str, options: WitFetchOptions) -> Result<RemoteF
         conditional_requests: options
             .conditional_requests
             .unwrap_or(defaults.conditional_requests),
-        idle_timeout_ms: match options.idle_timeout_ms {
-            Some(0) => {
-                return Err(Error::InvalidArgument(
-                    "idle-timeout-ms must be positive".into(),
-                ));
-            }
-            Some(ms) => u64::from(ms),
-            None => defaults.idle_timeout_ms,
-        },
+        idle_timeout_ms: options
+            .idle_timeout_ms
+            .map_or(defaults.idle_timeout_ms, u64::from),
     };
     RemoteFile::open(url, transport_for(url, &options)?, options)
 }

@@ -1,7 +1,7 @@
 //! An opened file: fixed size, a cached tail, bounds-checked coalesced reads
 //! and traffic counters.
 
-use super::{OpenPath, Resent, RetryPolicy, Transport, plan_wave, split_large};
+use super::{OpenPath, RetryPolicy, Transport, plan_wave, split_large};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use std::ops::Range;
@@ -123,8 +123,6 @@ pub struct RemoteFile {
     open_path: OpenPath,
     /// Bytes fetched ahead by [`RemoteFile::prefetch`], kept for later reads.
     retained: Vec<(u64, Bytes)>,
-    /// The transport's resent requests already counted in `stats`.
-    resent: Resent,
 }
 
 impl std::fmt::Debug for RemoteFile {
@@ -159,6 +157,11 @@ impl RemoteFile {
                 options.max_concurrency
             )));
         }
+        if options.idle_timeout_ms == 0 {
+            return Err(Error::InvalidArgument(
+                "idle-timeout-ms must be positive".into(),
+            ));
+        }
         if options.retry.max_retries > RetryPolicy::MAX_RETRIES {
             return Err(Error::InvalidArgument(format!(
                 "max-retries must be at most {}, not {}",
@@ -167,12 +170,11 @@ impl RemoteFile {
             )));
         }
         let opened = transport.open(options.tail_bytes)?;
-        let resent = transport.resent();
         let stats = FetchStats {
-            requests: opened.requests + resent.retries + resent.redirects,
+            requests: opened.requests,
             bytes_fetched: opened.bytes,
             round_trips: opened.requests,
-            retries: resent.retries,
+            retries: 0,
         };
         Ok(Self {
             url: url.to_owned(),
@@ -184,7 +186,6 @@ impl RemoteFile {
             stats,
             open_path: opened.path,
             retained: Vec::new(),
-            resent,
         })
     }
 
@@ -237,7 +238,14 @@ impl RemoteFile {
 
     /// Traffic since open.
     pub fn stats(&self) -> FetchStats {
-        self.stats
+        // `stats` counts the requests asked for; the transport, those it
+        // sent again (retries and redirects), failed reads included.
+        let resent = self.transport.resent();
+        FetchStats {
+            requests: self.stats.requests + resent.retries + resent.redirects,
+            retries: resent.retries,
+            ..self.stats
+        }
     }
 
     /// Where the cached tail starts.
@@ -278,14 +286,7 @@ impl RemoteFile {
             self.transport
                 .fetch(&plan.requests, self.options.max_concurrency)?
         };
-        let resent = self.transport.resent();
-        let (retries, redirects) = (
-            resent.retries - self.resent.retries,
-            resent.redirects - self.resent.redirects,
-        );
-        self.resent = resent;
-        self.stats.requests += plan.requests.len() as u64 + retries + redirects;
-        self.stats.retries += retries;
+        self.stats.requests += plan.requests.len() as u64;
         self.stats.round_trips += u64::from(!plan.requests.is_empty());
         self.stats.bytes_fetched += bodies.iter().map(|b| b.len() as u64).sum::<u64>();
         let mut fetched = plan.slice(&missing, &bodies).into_iter();

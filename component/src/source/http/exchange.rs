@@ -63,13 +63,6 @@ pub(super) struct Response {
     pub body: Vec<u8>,
 }
 
-impl Response {
-    /// The validator of the version that answered: the `ETag`, else `Last-Modified`.
-    pub(super) fn validator(&self) -> Option<String> {
-        self.etag.clone().or_else(|| self.last_modified.clone())
-    }
-}
-
 /// A request in flight. Fields drop in declaration order, which is the order
 /// `wasi:http` requires: a stream before its body, a body before its response.
 pub(super) enum InFlight {

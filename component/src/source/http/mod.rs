@@ -73,6 +73,12 @@ impl HttpTransport {
         };
     }
 
+    /// The validator of the version opened: its `ETag`, else `Last-Modified`.
+    fn validator(&self) -> Option<String> {
+        let (etag, last_modified) = &self.version;
+        etag.clone().or_else(|| last_modified.clone())
+    }
+
     /// Refuses a response from another version than the one opened.
     fn check_version(&self, response: &Response) -> Result<()> {
         let changed = |what: &str, opened: &str, now: &str| {
@@ -97,7 +103,7 @@ impl HttpTransport {
         self.size = Some(size);
         Opened {
             size,
-            validator: response.validator(),
+            validator: self.validator(),
             tail: Bytes::from(response.body),
             path: OpenPath::WholeFile,
             requests,
@@ -154,7 +160,7 @@ impl HttpTransport {
         };
         Ok(Opened {
             size,
-            validator: self.version.0.clone().or_else(|| self.version.1.clone()),
+            validator: self.validator(),
             requests: requests + u64::from(start < size),
             bytes: bytes + tail.len() as u64,
             tail,
@@ -203,7 +209,7 @@ impl Transport for HttpTransport {
                 let keep_from = response.body.len().saturating_sub(tail_bytes as usize);
                 Ok(Opened {
                     size: total,
-                    validator: response.validator(),
+                    validator: self.validator(),
                     tail: Bytes::from(response.body).slice(keep_from..),
                     path: OpenPath::SuffixRange,
                     requests: 1,
@@ -219,7 +225,7 @@ impl Transport for HttpTransport {
                 self.size = Some(0);
                 Ok(Opened {
                     size: 0,
-                    validator: response.validator(),
+                    validator: self.validator(),
                     tail: Bytes::new(),
                     path: OpenPath::SuffixRange,
                     requests: 1,
