@@ -5,33 +5,18 @@
 
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { ASYNC_IMPORTS } from './async-names.js';
-import { webGpuImport } from './gpu.js';
 
 /** The smallest module that uses a SIMD128 instruction (`i32x4.splat` of 0). */
 const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
 
-/** What this JS engine and device can do. */
-export async function detectCapabilities({ gpu } = {}) {
-  const navigatorGpu = gpu === undefined ? globalThis.navigator?.gpu : gpu;
-  let webgpu = null;
-  if (navigatorGpu) {
-    const adapter = await navigatorGpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-    if (adapter) {
-      const info = adapter.info ?? {};
-      webgpu = {
-        vendor: info.vendor ?? '',
-        architecture: info.architecture ?? '',
-        description: info.description ?? '',
-        fallback: Boolean(adapter.isFallbackAdapter || info.isFallbackAdapter || /swiftshader/i.test(info.architecture ?? '')),
-      };
-    }
-  }
+/** What this JS engine and device can do; `gpu` is the engine's WebGPU import (see gpu.js). */
+export async function detectCapabilities(gpu) {
   return {
     simd: WebAssembly.validate(SIMD_PROBE),
     jspi: typeof WebAssembly.Suspending === 'function' && typeof WebAssembly.promising === 'function',
-    webgpu,
+    webgpu: await gpu.describe(),
   };
 }
 
@@ -40,10 +25,10 @@ export async function detectCapabilities({ gpu } = {}) {
  * @param {object} options
  * @param {URL | string} options.engineBase URL of the folder holding `simd/` and `scalar/` (the transpiled builds)
  * @param {'simd' | 'scalar'} options.build which build; pick with `detectCapabilities().simd`
- * @param {boolean} [options.gpu] offer WebGPU to the engine (default: when the JS engine has it)
+ * @param {{ adapter: Function, run: Function }} options.gpu the `quiver:engine/gpu` import (gpu.js)
  * @returns the engine's exports: `{ scan, filter, rangeFetch }`
  */
-export async function instantiateEngine({ engineBase, build, gpu = true }) {
+export async function instantiateEngine({ engineBase, build, gpu }) {
   if (typeof WebAssembly.Suspending !== 'function') {
     throw new Error(
       'This JavaScript engine lacks JSPI (WebAssembly.Suspending), which the Quiver engine needs to wait on fetch() and WebGPU: use Chromium >= 137 or Node >= 24.',
@@ -54,7 +39,7 @@ export async function instantiateEngine({ engineBase, build, gpu = true }) {
   const wasi = new WASIShim({ sandbox: { env: {}, args: [], preopens: {} } });
   const imports = guardImports({
     ...wasi.getImportObject(),
-    'quiver:engine/gpu': webGpuImport({ enabled: gpu }),
+    'quiver:engine/gpu': { adapter: gpu.adapter, run: gpu.run },
   });
   const engine = await instantiate((name) => compileCore(new URL(name, folder)), imports);
   await assertSuspends(engine, folder);

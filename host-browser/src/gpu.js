@@ -7,21 +7,29 @@
 /** @typedef {{ name: string, backend: string, kind: string, maxStorageBufferBindingSize: bigint, maxComputeWorkgroupsPerDimension: number }} AdapterInfo */
 
 /**
- * Makes the `quiver:engine/gpu` import object.
+ * Makes the `quiver:engine/gpu` import (`adapter`, `run`), and `describe` for
+ * capability detection; both share one adapter request.
  * @param {{ gpu?: GPU | null, enabled?: boolean }} [options] `gpu` defaults to `navigator.gpu`;
  *   `enabled: false` offers no adapter (the engine's kernels then run on the CPU).
  */
 export function webGpuImport(options = {}) {
   const gpu = options.enabled === false ? null : (options.gpu ?? globalThis.navigator?.gpu ?? null);
+  let requested = null;
   let opening = null;
   const pipelines = new Map();
+
+  /** The adapter, requested once; none when WebGPU is absent or refuses one. */
+  function requestAdapter() {
+    requested ??= gpu ? gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null) : Promise.resolve(null);
+    return requested;
+  }
 
   /**
    * The device, opened on the engine's first call (never at load time); none
    * when WebGPU refuses an adapter or a device (a rejection here would trap).
    */
   function open() {
-    opening ??= openDevice(gpu).catch(() => null);
+    opening ??= requestAdapter().then(openDevice).catch(() => null);
     return opening;
   }
 
@@ -50,6 +58,19 @@ export function webGpuImport(options = {}) {
   }
 
   return {
+    /** What the adapter is, for capability reports: `null` without one. */
+    async describe() {
+      const adapter = await requestAdapter();
+      if (!adapter) return null;
+      const info = adapter.info ?? {};
+      return {
+        vendor: info.vendor ?? '',
+        architecture: info.architecture ?? '',
+        description: info.description ?? '',
+        fallback: isSoftwareAdapter(adapter),
+      };
+    },
+
     /** @returns {Promise<AdapterInfo | undefined>} */
     async adapter() {
       const opened = await open();
@@ -70,9 +91,7 @@ export function webGpuImport(options = {}) {
   };
 }
 
-async function openDevice(gpu) {
-  if (!gpu) return null;
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+async function openDevice(adapter) {
   if (!adapter) return null;
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
@@ -88,20 +107,18 @@ async function openDevice(gpu) {
     info: {
       name: details.description || details.device || details.vendor || 'WebGPU adapter',
       backend: 'webgpu',
-      kind: deviceKind(adapter, details),
+      kind: isSoftwareAdapter(adapter) ? 'cpu' : 'other',
       maxStorageBufferBindingSize: BigInt(device.limits.maxStorageBufferBindingSize),
       maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
     },
   };
 }
 
-/** WebGPU tells software adapters (SwiftShader) by `isFallbackAdapter` or the architecture. */
-function deviceKind(adapter, details) {
+/** WebGPU tells software adapters (SwiftShader) by `isFallbackAdapter` or their names. */
+function isSoftwareAdapter(adapter) {
+  const details = adapter.info ?? {};
   const text = `${details.vendor ?? ''} ${details.architecture ?? ''} ${details.description ?? ''}`.toLowerCase();
-  if (adapter.isFallbackAdapter || details.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/.test(text)) {
-    return 'cpu';
-  }
-  return 'other';
+  return Boolean(adapter.isFallbackAdapter || details.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/.test(text));
 }
 
 function gpuError(tag, val) {

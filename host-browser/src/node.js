@@ -18,7 +18,7 @@ class LocalTransport {
     try {
       return await this.#session[method](...args, signal);
     } catch (error) {
-      throw new QuiverError(signal?.aborted ? { tag: 'aborted', message: 'the operation was aborted' } : describeError(error));
+      throw new QuiverError(describeError(error, signal));
     }
   }
 

@@ -5,9 +5,16 @@
 // is structured-cloneable: numbers instead of u64 bigints, Arrow IPC bytes.
 
 import { detectCapabilities, instantiateEngine } from './engine.js';
+import { webGpuImport } from './gpu.js';
 
-/** An engine error as plain data: `tag` is the WIT error case. */
-export function describeError(error) {
+/**
+ * An engine error as plain data: `tag` is the WIT error case, or `aborted`
+ * when `signal` (the call's AbortSignal) was aborted, whatever failed then.
+ */
+export function describeError(error, signal) {
+  if (signal?.aborted || error?.name === 'AbortError') {
+    return { tag: 'aborted', message: 'the operation was aborted' };
+  }
   const payload = error?.payload;
   if (payload && typeof payload.tag === 'string') {
     const val = payload.val;
@@ -19,7 +26,6 @@ export function describeError(error) {
     }
     return { tag: payload.tag, message: String(val) };
   }
-  if (error?.name === 'AbortError') return { tag: 'aborted', message: 'the operation was aborted' };
   return { tag: 'internal', message: String(error?.message ?? error) };
 }
 
@@ -119,9 +125,10 @@ export class Session {
   static async start({ engineBase, build, gpu = true, openDefaults = {} }) {
     const session = new Session();
     session.#openDefaults = openDefaults;
-    session.#capabilities = await detectCapabilities(gpu ? {} : { gpu: null });
+    const gpuImport = webGpuImport({ enabled: gpu });
+    session.#capabilities = await detectCapabilities(gpuImport);
     session.#build = build ?? (session.#capabilities.simd ? 'simd' : 'scalar');
-    session.#engine = await instantiateEngine({ engineBase, build: session.#build, gpu });
+    session.#engine = await instantiateEngine({ engineBase, build: session.#build, gpu: gpuImport });
     return session;
   }
 

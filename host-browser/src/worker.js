@@ -20,9 +20,12 @@ globalThis.fetch = (input, init = {}) => {
   return baseFetch(input, { ...init, cache: 'no-store', ...(signal ? { signal } : {}) });
 };
 
+/** Whether `url` is on another origin than this Worker's (so CORS applies). */
+const crossOrigin = (url) => Boolean(url) && new URL(url, location.href).origin !== location.origin;
+
 /** Adds what the browser hides to a network error: was it CORS? */
 async function explainNetworkError(error, url) {
-  if (!url || error.tag !== 'network' || new URL(url, location.href).origin === location.origin) return error;
+  if (error.tag !== 'network' || !crossOrigin(url)) return error;
   const reachable = await baseFetch(url, { mode: 'no-cors', method: 'GET', headers: { Range: 'bytes=0-0' } })
     .then(() => true, () => false);
   if (reachable) {
@@ -36,7 +39,7 @@ async function explainNetworkError(error, url) {
 }
 
 function exposeHint(error, url) {
-  if (error.tag === 'protocol' && /content-range/i.test(error.message) && url && new URL(url, location.href).origin !== location.origin) {
+  if (error.tag === 'protocol' && /content-range/i.test(error.message) && crossOrigin(url)) {
     return { ...error, message: `${error.message} (a cross-origin server must list Content-Range in Access-Control-Expose-Headers)` };
   }
   return error;
@@ -64,8 +67,7 @@ self.onmessage = async ({ data }) => {
     const transfer = [value?.batch?.buffer, value?.schema?.buffer, value?.arrowSchema?.buffer].filter(Boolean);
     self.postMessage({ call, value }, transfer);
   } catch (thrown) {
-    let error = controller.signal.aborted ? { tag: 'aborted', message: 'the scan was aborted' } : describeError(thrown);
-    error = exposeHint(await explainNetworkError(error, url), url);
+    const error = exposeHint(await explainNetworkError(describeError(thrown, controller.signal), url), url);
     self.postMessage({ call, error });
   } finally {
     controllers.delete(call);
