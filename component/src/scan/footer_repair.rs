@@ -8,26 +8,11 @@
 //! compact-protocol bytes without such fields inside `ColumnMetaData`, the
 //! struct where writers diverged; every other byte is copied unchanged.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-/// Compact-protocol wire types.
-const STOP: u8 = 0;
-const BOOL_TRUE: u8 = 1;
-const BOOL_FALSE: u8 = 2;
-const BYTE: u8 = 3;
-const I16: u8 = 4;
-const I32: u8 = 5;
-const I64: u8 = 6;
-const DOUBLE: u8 = 7;
-const BINARY: u8 = 8;
-const LIST: u8 = 9;
-const SET: u8 = 10;
-const MAP: u8 = 11;
-const STRUCT: u8 = 12;
+use super::thrift::{BOOL_FALSE, BOOL_TRUE, CompactReader, I32, I64, LIST, STOP, STRUCT};
 
-/// Deepest nesting followed: far more than the format uses, and a bound on
-/// the recursion a hostile footer can cause.
-const MAX_DEPTH: usize = 32;
+use super::thrift::MAX_DEPTH;
 
 /// The wire type the format declares for each `ColumnMetaData` field.
 fn column_metadata_field_type(id: i16) -> Option<u8> {
@@ -67,8 +52,7 @@ impl Struct {
 /// contradicts the format inside `ColumnMetaData`. Fails on malformed input.
 pub fn repair_footer(footer: &[u8]) -> Result<Vec<u8>> {
     let mut rewriter = Rewriter {
-        input: footer,
-        position: 0,
+        reader: CompactReader::new(footer),
         output: Vec::with_capacity(footer.len()),
     };
     rewriter.rewrite_struct(Struct::FileMetaData, 0)?;
@@ -76,132 +60,24 @@ pub fn repair_footer(footer: &[u8]) -> Result<Vec<u8>> {
 }
 
 struct Rewriter<'a> {
-    input: &'a [u8],
-    position: usize,
+    reader: CompactReader<'a>,
     output: Vec<u8>,
 }
 
-fn malformed() -> Error {
-    Error::CorruptFile("the Parquet footer is not valid Thrift".into())
-}
-
 impl Rewriter<'_> {
-    fn byte(&mut self) -> Result<u8> {
-        let byte = *self.input.get(self.position).ok_or_else(malformed)?;
-        self.position += 1;
-        Ok(byte)
-    }
-
-    fn varint(&mut self) -> Result<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.byte()?;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(malformed())
-    }
-
-    fn advance(&mut self, bytes: u64) -> Result<()> {
-        let end = usize::try_from(bytes)
-            .ok()
-            .and_then(|n| self.position.checked_add(n))
-            .ok_or_else(malformed)?;
-        if end > self.input.len() {
-            return Err(malformed());
-        }
-        self.position = end;
-        Ok(())
-    }
-
-    /// Moves past one value of wire type `kind`.
-    fn skip(&mut self, kind: u8, depth: usize) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(malformed());
-        }
-        match kind {
-            BOOL_TRUE | BOOL_FALSE | BYTE => self.advance(1),
-            I16 | I32 | I64 => self.varint().map(drop),
-            DOUBLE => self.advance(8),
-            BINARY => {
-                let length = self.varint()?;
-                self.advance(length)
-            }
-            LIST | SET => {
-                let (count, element) = self.list_header()?;
-                (0..count).try_for_each(|_| self.skip(element, depth + 1))
-            }
-            MAP => {
-                let count = self.varint()?;
-                if count == 0 {
-                    return Ok(());
-                }
-                let types = self.byte()?;
-                (0..count).try_for_each(|_| {
-                    self.skip(types >> 4, depth + 1)?;
-                    self.skip(types & 0x0f, depth + 1)
-                })
-            }
-            STRUCT => loop {
-                let Some((_, kind)) = self.field_header(0)? else {
-                    return Ok(());
-                };
-                self.skip(kind, depth + 1)?;
-            },
-            _ => Err(malformed()),
-        }
-    }
-
-    fn list_header(&mut self) -> Result<(u64, u8)> {
-        let header = self.byte()?;
-        let count = match header >> 4 {
-            15 => self.varint()?,
-            short => u64::from(short),
-        };
-        // Booleans in a list are one byte each, like BYTE.
-        let element = match header & 0x0f {
-            BOOL_TRUE | BOOL_FALSE => BYTE,
-            other => other,
-        };
-        Ok((count, element))
-    }
-
-    /// Reads a field header; `None` at the end of the struct.
-    fn field_header(&mut self, last_id: i16) -> Result<Option<(i16, u8)>> {
-        let header = self.byte()?;
-        let kind = header & 0x0f;
-        if kind == STOP {
-            return Ok(None);
-        }
-        let id = match header >> 4 {
-            0 => {
-                let zigzag = self.varint()?;
-                i16::try_from((zigzag >> 1) as i64 ^ -((zigzag & 1) as i64))
-                    .map_err(|_| malformed())?
-            }
-            delta => last_id
-                .checked_add(i16::from(delta))
-                .ok_or_else(malformed)?,
-        };
-        Ok(Some((id, kind)))
-    }
-
     fn copy_from(&mut self, start: usize) {
-        self.output
-            .extend_from_slice(&self.input[start..self.position]);
+        self.output.extend_from_slice(self.reader.since(start));
     }
 
     /// Copies one struct, rewriting the structs on the path to `ColumnMetaData`.
     fn rewrite_struct(&mut self, kind: Struct, depth: usize) -> Result<()> {
         if depth > MAX_DEPTH {
-            return Err(malformed());
+            return Err(super::thrift::malformed());
         }
         let (mut last_read, mut last_written) = (0i16, 0i16);
         loop {
-            let header_start = self.position;
-            let Some((id, wire)) = self.field_header(last_read)? else {
+            let header_start = self.reader.position();
+            let Some((id, wire)) = self.reader.field_header(last_read)? else {
                 self.output.push(STOP);
                 return Ok(());
             };
@@ -216,7 +92,7 @@ impl Rewriter<'_> {
                 wire != declared
             });
             if contradicts {
-                self.skip(wire, depth + 1)?;
+                self.reader.skip(wire, depth + 1)?;
                 continue;
             }
             if kind == Struct::ColumnMetaData {
@@ -229,22 +105,22 @@ impl Rewriter<'_> {
             match wire {
                 STRUCT if child != Struct::Other => self.rewrite_struct(child, depth + 1)?,
                 LIST if child != Struct::Other => {
-                    let list_start = self.position;
-                    let (count, element) = self.list_header()?;
+                    let list_start = self.reader.position();
+                    let (count, element) = self.reader.list_header()?;
                     self.copy_from(list_start);
                     for _ in 0..count {
                         if element == STRUCT {
                             self.rewrite_struct(child, depth + 1)?;
                         } else {
-                            let value_start = self.position;
-                            self.skip(element, depth + 1)?;
+                            let value_start = self.reader.position();
+                            self.reader.skip(element, depth + 1)?;
                             self.copy_from(value_start);
                         }
                     }
                 }
                 _ => {
-                    let value_start = self.position;
-                    self.skip(wire, depth + 1)?;
+                    let value_start = self.reader.position();
+                    self.reader.skip(wire, depth + 1)?;
                     self.copy_from(value_start);
                 }
             }
