@@ -55,6 +55,12 @@ export interface ScanOptions {
   /** Most rows per batch (default 8192). */
   batchSize?: number;
   compute?: ComputePreference;
+  /**
+   * Most bytes the engine may hold during the scan (default 1.5 GiB in browsers, 4 GiB on Node):
+   * fewer row groups at once and smaller batches keep it within; a row group that cannot fit is
+   * a `memory-limit` error.
+   */
+  memoryLimit?: number;
   /** Aborts the scan, its requests in flight included (browsers). */
   signal?: AbortSignal;
   /** Called after each batch; asking for progress plans the scan first (`explain`). */
@@ -132,7 +138,8 @@ export class QuiverError extends Error {
   code:
     | 'invalid-argument' | 'not-found' | 'permission-denied' | 'http-status' | 'network' | 'io'
     | 'protocol' | 'range-out-of-bounds' | 'not-parquet' | 'corrupt-file' | 'unsupported'
-    | 'syntax-error' | 'column-not-found' | 'type-mismatch' | 'gpu' | 'source-changed' | 'internal'
+    | 'syntax-error' | 'column-not-found' | 'type-mismatch' | 'gpu' | 'source-changed' | 'memory-limit'
+    | 'internal'
     | 'cors' | 'aborted';
   /** For `http-status`. */
   status?: number;

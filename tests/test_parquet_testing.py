@@ -26,7 +26,7 @@ from checksum import column_checksum, compare_file
 PT_DIR = util.parquet_testing_dir()
 
 #: Files whose pages carry a wrong CRC: pyarrow does not verify page checksums and reads them;
-#: an engine that verifies CRCs may refuse them instead (exit 1, one line).
+#: Quiver verifies them and refuses these files (exit 1, one line naming the CRC).
 CRC_CORRUPT = {
     "data/datapage_v1-corrupt-checksum.parquet",
     "data/rle-dict-uncompressed-corrupt-checksum.parquet",
@@ -104,8 +104,9 @@ def test_checker_detects_changes(parquet_testing):
 def test_expected(rel, run_quiver, parquet_testing):
     proc = run_quiver("scan", parquet_testing / rel, "--format", "arrow")
     util.assert_no_crash(proc)
-    if rel in CRC_CORRUPT and proc.returncode == 1:
-        util.assert_clean_error(proc, 1)  # refusing a file with bad page CRCs is fine
+    if rel in CRC_CORRUPT:
+        line = util.assert_clean_error(proc, 1)
+        assert "CRC checksum mismatch" in line, line
         return
     assert proc.returncode == 0, util.describe(proc)
     table = util.read_arrow_stream(proc.stdout)

@@ -45,6 +45,8 @@ pub enum Error {
     Gpu(String),
     /// The file changed on the server after it was opened.
     SourceChanged(String),
+    /// One unit of work needs more memory than the scan's limit leaves.
+    MemoryLimit(String),
     /// A defect in the engine.
     Internal(String),
 }
@@ -75,6 +77,7 @@ impl fmt::Display for Error {
             | Error::TypeMismatch(message)
             | Error::Gpu(message)
             | Error::SourceChanged(message)
+            | Error::MemoryLimit(message)
             | Error::Internal(message) => f.write_str(message),
         }
     }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod filter;
 pub mod ipc;
 pub mod kernels;
+pub mod memory;
 pub mod scan;
 pub mod source;
 

@@ -60,6 +60,9 @@ class WorkerTransport {
  * @param {{ build?: 'simd' | 'scalar', gpu?: boolean, workerUrl?: string | URL, engineBase?: string | URL }} [options]
  *   `build` defaults to `simd` where the browser has SIMD128; `gpu: false` hides WebGPU from the engine.
  */
+/** The default memory limit of a scan in a browser: 1.5 GiB. */
+const BROWSER_MEMORY_LIMIT = 1.5 * 2 ** 30;
+
 export async function start(options = {}) {
   const workerUrl = new URL(options.workerUrl ?? './quiver-worker.js', import.meta.url);
   const engineBase = String(new URL(options.engineBase ?? './engine/', import.meta.url));
@@ -71,6 +74,8 @@ export async function start(options = {}) {
     // If-Match would make every cross-origin range request need a CORS
     // preflight (a round trip each): compare responses' validators instead.
     openDefaults: { maxConcurrency: BROWSER_CONNECTIONS_PER_HOST, conditionalRequests: false },
+    // A tab's memory is scarcer than a process's.
+    scanDefaults: { memoryLimit: BROWSER_MEMORY_LIMIT },
   });
   return new Quiver(transport);
 }

@@ -144,8 +144,8 @@ class Scan {
   }
 
   async *[Symbol.asyncIterator]() {
-    const { signal, onProgress, columns, where, limit, offset, batchSize, compute } = this.#options;
-    const request = { columns, where, limit, offset, batchSize, compute };
+    const { signal, onProgress, columns, where, limit, offset, batchSize, compute, memoryLimit } = this.#options;
+    const request = { columns, where, limit, offset, batchSize, compute, memoryLimit };
     const context = { signal, url: this.#url };
     let planned = null;
     let started;

@@ -75,7 +75,7 @@ function columnList(columns) {
   return columns;
 }
 
-/** The WIT `scan-request` for a JS scan request `{ columns, where, limit, offset, batchSize, compute }`. */
+/** The WIT `scan-request` for a JS scan request `{ columns, where, limit, offset, batchSize, compute, memoryLimit }`. */
 export function scanRequest(request = {}) {
   const compute = request.compute ?? undefined;
   if (compute !== undefined && !COMPUTE_PREFERENCES.includes(compute)) {
@@ -88,6 +88,7 @@ export function scanRequest(request = {}) {
     limit: u64(request.limit, 'limit'),
     batchSize: u32(request.batchSize, 'batchSize'),
     compute,
+    memoryLimit: u64(request.memoryLimit, 'memoryLimit'),
   };
 }
 
@@ -106,6 +107,12 @@ function openOptions(options = {}) {
   };
 }
 
+/** `options` with `defaults` where it leaves a key unset (absent or `undefined`). */
+function withDefaults(defaults, options = {}) {
+  const given = Object.entries(options).filter(([, value]) => value !== undefined);
+  return { ...defaults, ...Object.fromEntries(given) };
+}
+
 export class Session {
   #engine;
   #capabilities;
@@ -117,14 +124,17 @@ export class Session {
   #abort = null;
 
   #openDefaults = {};
+  #scanDefaults = {};
 
   /**
-   * @param {{ engineBase: URL | string, build?: 'simd' | 'scalar', gpu?: boolean, openDefaults?: object }} options
-   *   `openDefaults`: options of every `open` unless it sets them (see `openOptions`).
+   * @param {{ engineBase: URL | string, build?: 'simd' | 'scalar', gpu?: boolean, openDefaults?: object, scanDefaults?: object }} options
+   *   `openDefaults`: options of every `open` unless it sets them (see `openOptions`);
+   *   `scanDefaults`: the same for every scan and explain (see `scanRequest`).
    */
-  static async start({ engineBase, build, gpu = true, openDefaults = {} }) {
+  static async start({ engineBase, build, gpu = true, openDefaults = {}, scanDefaults = {} }) {
     const session = new Session();
     session.#openDefaults = openDefaults;
+    session.#scanDefaults = scanDefaults;
     const gpuImport = webGpuImport({ enabled: gpu });
     session.#capabilities = await detectCapabilities(gpuImport);
     session.#build = build ?? (session.#capabilities.simd ? 'simd' : 'scalar');
@@ -169,7 +179,7 @@ export class Session {
   /** Opens a Parquet file; returns its id, metadata and open stats. */
   open(url, options, signal) {
     return this.#serialize(async () => {
-      const file = await this.#engine.scan.open(String(url), openOptions({ ...this.#openDefaults, ...options }));
+      const file = await this.#engine.scan.open(String(url), openOptions(withDefaults(this.#openDefaults, options)));
       const id = this.#nextId++;
       this.#files.set(id, file);
       const { arrowSchema, ...metadata } = file.metadata();
@@ -180,7 +190,7 @@ export class Session {
   /** Starts a scan; returns its id and the Arrow IPC schema of its batches. */
   scan(fileId, request, signal) {
     return this.#serialize(async () => {
-      const stream = await this.#file(fileId).scan(scanRequest(request));
+      const stream = await this.#file(fileId).scan(scanRequest(withDefaults(this.#scanDefaults, request)));
       const id = this.#nextId++;
       this.#streams.set(id, stream);
       return { id, schema: stream.schema() };

@@ -164,6 +164,7 @@ pub fn describe_error(error: &EngineError) -> String {
         EngineError::TypeMismatch(m) => format!("type mismatch: {m}"),
         EngineError::Gpu(m) => format!("GPU error: {m}"),
         EngineError::SourceChanged(m) => format!("source changed: {m}"),
+        EngineError::MemoryLimit(m) => format!("memory limit: {m}"),
         EngineError::Internal(m) => format!("internal error: {m}"),
     }
 }

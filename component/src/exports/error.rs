@@ -29,6 +29,7 @@ impl From<Error> for WitError {
             Error::TypeMismatch(_) => WitError::TypeMismatch(message),
             Error::Gpu(_) => WitError::Gpu(message),
             Error::SourceChanged(_) => WitError::SourceChanged(message),
+            Error::MemoryLimit(_) => WitError::MemoryLimit(message),
             Error::Internal(_) => WitError::Internal(message),
         }
     }

@@ -157,6 +157,7 @@ fn core_request(request: WitScanRequest) -> Result<ScanRequest> {
         offset: request.offset.unwrap_or(0),
         limit: request.limit,
         batch_size: request.batch_size,
+        memory_limit: request.memory_limit,
     })
 }
 

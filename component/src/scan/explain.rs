@@ -92,7 +92,12 @@ pub fn explain(
             group: *group,
             selection: selection.clone(),
         };
-        let decoder = factory.build(&plan, phases, None, &Default::default())?;
+        let decoder = factory.build(
+            &plan,
+            phases,
+            (factory.batch_size, None),
+            &Default::default(),
+        )?;
         for planned in decoder.scan_plan() {
             let deferred = phases == Phases::Late && !filter_leaves.contains(&planned.column);
             if deferred {

@@ -5,9 +5,11 @@ mod bounds;
 mod dictionary;
 mod explain;
 mod footer_repair;
+mod pages;
 mod plan;
 mod request;
 mod stream;
+mod thrift;
 
 pub use explain::{Explanation, GroupExplanation, Verdict};
 pub use plan::PrunedBy;

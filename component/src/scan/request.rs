@@ -12,6 +12,7 @@ use crate::columns::find_column;
 use crate::error::{Error, Result};
 use crate::filter::{BoundPredicate, Expr, bind};
 use crate::kernels::Compute;
+use crate::memory::MemoryBudget;
 use crate::source::{FetchOptions, FetchStats};
 use arrow_schema::Schema;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
@@ -32,6 +33,9 @@ pub struct ScanRequest {
     pub limit: Option<u64>,
     /// Most rows per batch; `None` for the default.
     pub batch_size: Option<u32>,
+    /// Most bytes the engine may hold while the scan runs; `None` for
+    /// [`MemoryBudget::DEFAULT_LIMIT`].
+    pub memory_limit: Option<u64>,
 }
 
 impl ScanRequest {
@@ -66,6 +70,7 @@ pub(super) fn prepare(
             ScanRequest::MAX_BATCH_SIZE
         )));
     }
+    let budget = MemoryBudget::new(request.memory_limit)?;
     let requested = output_columns(&file_schema, request.columns.as_deref())?;
     let mut output_roots = requested.clone();
     output_roots.sort_unstable();
@@ -166,6 +171,7 @@ pub(super) fn prepare(
             predicate,
             batch_size: batch_size as usize,
             output_order,
+            budget,
         },
         schema,
         stats: ScanStats {

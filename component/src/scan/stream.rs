@@ -10,11 +10,13 @@
 //! costs one round trip per scan, not one per row group.
 
 use super::SharedFile;
+use super::pages::{ChunkBytes, check_pages};
 use super::plan::{GroupPlan, ScanPlan};
 use crate::error::{Error, Result};
 use crate::filter::BoundPredicate;
 use crate::ipc;
 use crate::kernels::{Compute, KernelReport};
+use crate::memory::MemoryBudget;
 use crate::source::FetchStats;
 use arrow_array::{BooleanArray, RecordBatch};
 use arrow_schema::{ArrowError, SchemaRef};
@@ -26,14 +28,23 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::push_decoder::{
     ParquetPushDecoder, ParquetPushDecoderBuilder, RowGroupSelection,
 };
+use parquet::file::metadata::ColumnChunkMetaData;
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Bytes of column chunks (as stored) that may be admitted at once; bounds
-/// the memory of buffered pages.
-const ADMITTED_BYTES: u64 = 256 * 1024 * 1024;
+/// What decoding one column takes beyond its fetched bytes, counted while
+/// admitting row groups: its dictionary and one page, decompressed (pages
+/// are checked against the memory limit once fetched: `pages`).
+const PAGE_ALLOWANCE: u64 = 2 << 20;
+
+/// Copies of a batch alive at once: the decoder's, the filtered or
+/// reordered one, and its IPC encoding.
+const BATCH_COPIES: u64 = 3;
+
+/// The smallest batch a tight memory limit shrinks batches to.
+const MIN_BATCH_ROWS: usize = 1024;
 
 /// Most row groups decoded side by side.
 const MAX_ADMITTED_GROUPS: usize = 64;
@@ -143,6 +154,8 @@ pub(super) struct DecoderFactory {
     pub batch_size: usize,
     /// For each requested column, its position among `output_roots`.
     pub output_order: Vec<usize>,
+    /// The memory the scan may use.
+    pub budget: MemoryBudget,
 }
 
 impl DecoderFactory {
@@ -178,7 +191,7 @@ impl DecoderFactory {
         &self,
         plan: &GroupPlan,
         phases: Phases,
-        limit: Option<u64>,
+        (batch_rows, limit): (usize, Option<u64>),
         counters: &Arc<FilterRun>,
     ) -> Result<ParquetPushDecoder> {
         let descriptor = self.metadata.parquet_schema();
@@ -191,7 +204,7 @@ impl DecoderFactory {
         // writers hold other bytes).
         let mut builder = ParquetPushDecoderBuilder::new_with_metadata(self.metadata.clone())
             .with_projection(ProjectionMask::roots(descriptor, roots))
-            .with_batch_size(self.batch_size)
+            .with_batch_size(batch_rows)
             .with_offset(0)
             .with_row_group_selections(vec![RowGroupSelection::new(
                 plan.group,
@@ -217,8 +230,8 @@ impl DecoderFactory {
         Ok(builder.build()?)
     }
 
-    /// Bytes (as stored) of the chunks a row group's decoder may read.
-    fn admitted_bytes(&self, group: usize) -> u64 {
+    /// The column chunks a row group's decoder may read.
+    fn read_chunks(&self, group: usize) -> impl Iterator<Item = &ColumnChunkMetaData> {
         let metadata = self.metadata.metadata();
         let descriptor = metadata.file_metadata().schema_descr();
         let roots = union(&self.output_roots, &self.filter_roots);
@@ -227,9 +240,49 @@ impl DecoderFactory {
             .columns()
             .iter()
             .enumerate()
-            .filter(|(leaf, _)| roots.contains(&descriptor.get_column_root_idx(*leaf)))
-            .map(|(_, chunk)| chunk.byte_range().1)
+            .filter(move |(leaf, _)| roots.contains(&descriptor.get_column_root_idx(*leaf)))
+            .map(|(_, chunk)| chunk)
+    }
+
+    /// The memory reading a row group in batches of `batch_rows` takes at
+    /// most: its chunks as stored, a page of each decompressed, and the
+    /// batches in flight.
+    fn cost(&self, group: usize, batch_rows: usize) -> u64 {
+        let rows = self.rows(group).max(1);
+        let batch_rows = (batch_rows as u64).min(rows);
+        self.read_chunks(group)
+            .map(|chunk| {
+                let decoded = chunk.uncompressed_size().max(0) as u64;
+                let batch = (decoded / rows).max(1) * batch_rows * BATCH_COPIES;
+                chunk.byte_range().1 + decoded.min(PAGE_ALLOWANCE) + batch
+            })
             .sum()
+    }
+
+    /// Rows of row group `group`, as its footer says.
+    fn rows(&self, group: usize) -> u64 {
+        self.metadata.metadata().row_group(group).num_rows().max(0) as u64
+    }
+
+    /// The rows per batch that bring a row group's cost within `room`
+    /// (halving down to [`MIN_BATCH_ROWS`]), with that cost.
+    fn fit_batch(&self, group: usize, room: u64) -> (usize, u64) {
+        let mut rows = self.batch_size;
+        let mut cost = self.cost(group, rows);
+        while cost > room && rows > MIN_BATCH_ROWS {
+            rows = (rows / 2).max(MIN_BATCH_ROWS);
+            cost = self.cost(group, rows);
+        }
+        (rows, cost)
+    }
+
+    /// The chunk of row group `group` that holds byte `offset`, for the page
+    /// checks: its column's path and codec.
+    fn chunk_at(&self, group: usize, offset: u64) -> Option<&ColumnChunkMetaData> {
+        self.read_chunks(group).find(|chunk| {
+            let (start, length) = chunk.byte_range();
+            (start..start + length).contains(&offset)
+        })
     }
 }
 
@@ -242,6 +295,8 @@ fn union(a: &[usize], b: &[usize]) -> Vec<usize> {
 
 /// A row group being read.
 struct ActiveGroup {
+    /// Its index in the file.
+    row_group: usize,
     decoder: ParquetPushDecoder,
     phases: Phases,
     /// Its batches, once all its data is in.
@@ -253,7 +308,13 @@ struct ActiveGroup {
     /// the rows of the row groups before it are returned first.
     failed: Option<Error>,
     fetched: bool,
-    bytes: u64,
+    /// Its estimated memory (see [`DecoderFactory::cost`]).
+    cost: u64,
+    /// Rows its pages must hold for the plan, when its decoder returns
+    /// every one of them (no row filter inside it, no limit).
+    rows_expected: Option<u64>,
+    /// Rows its decoder returned so far.
+    rows_read: u64,
 }
 
 /// A running scan. Yields batches in file order.
@@ -275,6 +336,9 @@ pub struct BatchStream {
     counters: Arc<FilterRun>,
     finished: bool,
     stats: ScanStats,
+    /// What the memory limit left when the scan started: admitted row
+    /// groups' costs stay within it.
+    headroom: u64,
 }
 
 impl BatchStream {
@@ -288,6 +352,7 @@ impl BatchStream {
         compute: Compute,
     ) -> Self {
         let filtered = factory.predicate.is_some();
+        let headroom = factory.budget.available();
         let window = if filtered && limit.is_some() {
             1
         } else {
@@ -304,6 +369,7 @@ impl BatchStream {
             limit_left: limit,
             counters: Arc::new(FilterRun::new(compute)),
             finished: false,
+            headroom,
             stats: ScanStats {
                 row_groups_pruned: plan.pruned.len() as u32,
                 pages_pruned: plan.pages_pruned.iter().sum(),
@@ -375,8 +441,10 @@ impl BatchStream {
             if let Some(reader) = front.reader.as_mut() {
                 match reader.next() {
                     Some(batch) => {
+                        let batch = batch?;
+                        front.rows_read += batch.num_rows() as u64;
                         let phases = front.phases;
-                        if let Some(batch) = self.finish_batch(phases, batch?)? {
+                        if let Some(batch) = self.finish_batch(phases, batch)? {
                             return Ok(Some(batch));
                         }
                     }
@@ -385,6 +453,7 @@ impl BatchStream {
                 continue;
             }
             if front.done {
+                check_row_count(front)?;
                 self.active.pop_front();
                 continue;
             }
@@ -410,21 +479,37 @@ impl BatchStream {
         if grows && !self.active.is_empty() {
             return Ok(());
         }
-        let mut admitted_bytes: u64 = self.active.iter().map(|g| g.bytes).sum();
+        let mut committed: u64 = self.active.iter().map(|g| g.cost).sum();
         while self.active.len() < self.window {
             let Some(plan) = self.pending.front() else {
                 break;
             };
-            let bytes = self.factory.admitted_bytes(plan.group);
-            if !self.active.is_empty() && admitted_bytes + bytes > ADMITTED_BYTES {
+            // The first row group gets smaller batches if that makes it
+            // fit; later ones wait until earlier ones are done.
+            let (batch_rows, cost) = if self.active.is_empty() {
+                self.factory.fit_batch(plan.group, self.headroom)
+            } else {
+                let rows = self.factory.batch_size;
+                (rows, self.factory.cost(plan.group, rows))
+            };
+            if !self.active.is_empty() && committed + cost > self.headroom {
                 break;
             }
             let plan = self.pending.pop_front().unwrap_or_else(|| unreachable!());
             let phases = self.phases();
             let limit = self.limit_left.map(|limit| limit + self.offset_left);
-            let decoder = self.factory.build(&plan, phases, limit, &self.counters)?;
-            admitted_bytes += bytes;
+            let decoder = self
+                .factory
+                .build(&plan, phases, (batch_rows, limit), &self.counters)?;
+            let rows_expected = (phases != Phases::Late && limit.is_none()).then(|| {
+                plan.selection.as_ref().map_or_else(
+                    || self.factory.rows(plan.group),
+                    |selection| selection.row_count() as u64,
+                )
+            });
+            committed += cost;
             self.active.push_back(ActiveGroup {
+                row_group: plan.group,
                 decoder,
                 phases,
                 reader: None,
@@ -432,7 +517,9 @@ impl BatchStream {
                 done: false,
                 failed: None,
                 fetched: false,
-                bytes,
+                cost,
+                rows_expected,
+                rows_read: 0,
             });
         }
         if grows {
@@ -456,13 +543,31 @@ impl BatchStream {
         }
     }
 
-    /// Fetches what every waiting row group needs, in one wave.
+    /// Fetches what the waiting row groups need, in one wave: the first in
+    /// file order always (or a `memory-limit` error if it cannot fit), the
+    /// others while the memory limit allows.
     fn fetch_wave(&mut self) -> Result<()> {
+        let budget = self.factory.budget;
         let mut ranges = Vec::new();
+        let mut in_wave = Vec::with_capacity(self.active.len());
         for group in self.active.iter() {
-            if let Some(wants) = &group.wants {
-                ranges.extend(wants.iter().cloned());
+            let Some(wants) = &group.wants else {
+                in_wave.push(false);
+                continue;
+            };
+            let bytes: u64 = wants.iter().map(|range| range.end - range.start).sum();
+            let first = ranges.is_empty();
+            if first {
+                budget.reserve(bytes, || {
+                    let row_group = group.row_group;
+                    format!("reading row group {row_group} (its column chunks as stored)")
+                })?;
+            } else if bytes > budget.available().saturating_sub(span(&ranges)) {
+                in_wave.push(false);
+                continue;
             }
+            in_wave.push(true);
+            ranges.extend(wants.iter().cloned());
         }
         let mut data = {
             let mut source = self.source.borrow_mut();
@@ -471,7 +576,12 @@ impl BatchStream {
             self.stats.fetch = self.stats.fetch.plus(source.stats().since(before));
             data.into_iter()
         };
-        for group in self.active.iter_mut() {
+        for (group, _) in self
+            .active
+            .iter_mut()
+            .zip(in_wave)
+            .filter(|(_, in_wave)| *in_wave)
+        {
             let Some(wants) = group.wants.take() else {
                 continue;
             };
@@ -480,8 +590,12 @@ impl BatchStream {
                 group.fetched = true;
                 self.stats.row_groups_scanned += 1;
             }
-            if let Err(error) = group.decoder.push_ranges(wants, bytes) {
-                group.failed = Some(error.into());
+            let checked = wants.iter().zip(&bytes).try_for_each(|(range, bytes)| {
+                check_fetched(&self.factory, group.row_group, range.start, bytes)
+            });
+            let pushed = checked.and_then(|()| Ok(group.decoder.push_ranges(wants, bytes)?));
+            if let Err(error) = pushed {
+                group.failed = Some(error);
             }
         }
         Ok(())
@@ -521,6 +635,42 @@ impl BatchStream {
         self.stats.rows_returned += batch.num_rows() as u64;
         Ok(Some(batch))
     }
+}
+
+/// Fails if a finished row group's pages held fewer or more rows than its
+/// footer says (a damaged or hostile file), rather than return them as if
+/// they were all.
+fn check_row_count(group: &ActiveGroup) -> Result<()> {
+    match group.rows_expected {
+        Some(expected) if expected != group.rows_read => Err(Error::CorruptFile(format!(
+            "row group {} should hold {expected} rows, but its pages held {}",
+            group.row_group, group.rows_read
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Bytes in `ranges`.
+fn span(ranges: &[Range<u64>]) -> u64 {
+    ranges.iter().map(|range| range.end - range.start).sum()
+}
+
+/// Checks the pages fetched at `offset` for row group `group` before its
+/// decoder sees them (see `pages`).
+fn check_fetched(factory: &DecoderFactory, group: usize, offset: u64, bytes: &[u8]) -> Result<()> {
+    let Some(chunk) = factory.chunk_at(group, offset) else {
+        return Err(Error::Internal(format!(
+            "the decoder of row group {group} asked for byte {offset}, outside its column chunks"
+        )));
+    };
+    let column = format!("{} in row group {group}", chunk.column_path().string());
+    let chunk = ChunkBytes {
+        bytes,
+        offset,
+        column: &column,
+        codec: chunk.compression(),
+    };
+    check_pages(&chunk, &factory.budget)
 }
 
 /// Moves a row group's decoder on until it needs data, has its batches
