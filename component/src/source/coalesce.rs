@@ -44,9 +44,13 @@ pub fn coalesce(wanted: &[Range<u64>], max_gap: u64) -> CoalescedRanges {
 
 /// Splits requests longer than `piece_bytes` into pieces while the wave has
 /// free slots (of `max_concurrency`), so one big column chunk downloads over
-/// several connections at once.
+/// several connections at once. Pieces are cut where a `wanted` range starts
+/// when one is near: a wanted range inside one piece is then a view of it,
+/// and a piece is never both viewed and copied (which would hold its bytes
+/// twice).
 pub fn split_large(
     plan: CoalescedRanges,
+    wanted: &[Range<u64>],
     max_concurrency: usize,
     piece_bytes: u64,
 ) -> CoalescedRanges {
@@ -54,6 +58,9 @@ pub fn split_large(
     if spare == 0 || piece_bytes == 0 {
         return plan;
     }
+    let mut starts: Vec<u64> = wanted.iter().map(|range| range.start).collect();
+    starts.sort_unstable();
+    starts.dedup();
     let mut requests = Vec::new();
     // For each old request, the new requests that replace it.
     let mut replaced: Vec<Range<usize>> = Vec::with_capacity(plan.requests.len());
@@ -65,11 +72,15 @@ pub fn split_large(
         let first = requests.len();
         let step = length.div_ceil(pieces as u64);
         let mut start = request.start;
-        while start < request.end || requests.len() == first {
-            let end = (start + step).min(request.end);
-            requests.push(start..end);
-            start = end;
+        for piece in 1..pieces as u64 {
+            let ideal = request.start + piece * step;
+            let end = cut_near(&starts, start..request.end, ideal, step);
+            if end > start {
+                requests.push(start..end);
+                start = end;
+            }
         }
+        requests.push(start..request.end);
         replaced.push(first..requests.len());
     }
     let covering = plan
@@ -78,6 +89,23 @@ pub fn split_large(
         .map(|old| replaced[old.start].start..replaced[old.end - 1].end)
         .collect();
     CoalescedRanges { requests, covering }
+}
+
+/// Where to end a piece within `bounds` (it starts at `bounds.start`) that
+/// would ideally end at `ideal`: the start of a wanted range within half a
+/// `step` of it, else `ideal`; always inside `bounds`.
+fn cut_near(starts: &[u64], bounds: Range<u64>, ideal: u64, step: u64) -> u64 {
+    let reach = step / 2;
+    let low = bounds.start.max(ideal.saturating_sub(reach));
+    let high = (ideal + reach).min(bounds.end - 1);
+    let from = starts.partition_point(|&s| s <= low);
+    starts[from..]
+        .iter()
+        .take_while(|&&s| s <= high)
+        .min_by_key(|&&s| s.abs_diff(ideal))
+        .copied()
+        .unwrap_or(ideal)
+        .clamp(bounds.start, bounds.end)
 }
 
 /// Plans the requests of one wave: merges gaps of at most `max_gap` bytes,
@@ -177,14 +205,20 @@ mod tests {
     fn large_requests_split_into_pieces_while_slots_are_free() {
         let file = Bytes::from((0..1000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
         let wanted = [0..700, 650..900, 950..1000];
-        let plan = split_large(coalesce(&wanted, 0), 4, 300);
-        assert_eq!(plan.requests, [0..300, 300..600, 600..900, 950..1000]);
+        let plan = split_large(coalesce(&wanted, 0), &wanted, 4, 300);
+        assert_eq!(plan.requests, [0..300, 300..650, 650..900, 950..1000]);
         assert_slices_are_direct_reads(&file, &plan, &wanted);
         // No free slot: nothing is split.
         assert_eq!(
-            split_large(coalesce(&wanted, 0), 2, 300).requests,
+            split_large(coalesce(&wanted, 0), &wanted, 2, 300).requests,
             [0..900, 950..1000]
         );
+        // Column chunks of 100 bytes read in pieces of about 250: each piece
+        // ends where a chunk starts, so every chunk is a view of one piece.
+        let chunks: Vec<Range<u64>> = (0..10).map(|i| i * 100..i * 100 + 100).collect();
+        let plan = split_large(coalesce(&chunks, 0), &chunks, 4, 250);
+        assert_eq!(plan.requests, [0..200, 200..500, 500..700, 700..1000]);
+        assert_slices_are_direct_reads(&file, &plan, &chunks);
     }
 
     #[test]

@@ -277,6 +277,7 @@ impl RemoteFile {
                 self.options.max_concurrency,
                 self.options.wait_cost_bytes(),
             ),
+            &missing,
             self.options.max_concurrency,
             FetchOptions::SPLIT_ABOVE_BYTES,
         );

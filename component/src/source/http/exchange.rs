@@ -149,7 +149,7 @@ pub(super) fn advance(in_flight: InFlight, max_body: u64) -> Result<Step> {
             Some(Err(())) => Err(Error::Internal("response taken twice".into())),
             Some(Ok(Err(code))) => Err(network_error(&url, &code)),
             Some(Ok(Ok(response))) => {
-                let partial = {
+                let mut partial = {
                     let headers = response.headers();
                     let header = |name: &str| {
                         headers
@@ -168,6 +168,19 @@ pub(super) fn advance(in_flight: InFlight, max_body: u64) -> Result<Step> {
                         body: Vec::new(),
                     }
                 };
+                // A range's length is known from its Content-Range: one
+                // buffer of that size, where a growing one would leave its
+                // old copies behind as holes in linear memory.
+                let announced = partial
+                    .content_range
+                    .as_deref()
+                    .and_then(parse_content_range)
+                    .and_then(|(range, _)| range)
+                    .filter(|_| partial.status == 206)
+                    .map_or(0, |range| (range.end - range.start).min(max_body));
+                partial
+                    .body
+                    .reserve(usize::try_from(announced).unwrap_or(0));
                 let body = response
                     .consume()
                     .map_err(|()| Error::Internal("response body taken twice".into()))?;

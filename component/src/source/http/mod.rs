@@ -267,12 +267,16 @@ impl Transport for HttpTransport {
                 self.check_version(&response)?;
                 if !acceptable || response.body.len() as u64 != range.end - range.start {
                     return Err(Error::Protocol(format!(
-                        "{} answered the range {}-{} with status {}, Content-Range {:?} and {} bytes",
+                        "{} answered the range {}-{} ({} bytes) with status {}, {} and {} bytes",
                         self.url,
                         range.start,
                         range.end - 1,
+                        range.end - range.start,
                         response.status,
-                        response.content_range,
+                        response.content_range.as_deref().map_or_else(
+                            || "no Content-Range".to_owned(),
+                            |value| format!("Content-Range {value:?}")
+                        ),
                         response.body.len()
                     )));
                 }
