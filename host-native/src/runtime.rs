@@ -1,6 +1,7 @@
 //! Loading the engine component (compiled once, then cached on disk) and
 //! instantiating it with the host's capabilities.
 
+use crate::access::FileAccess;
 use crate::bindings::{Engine as EngineWorld, EnginePre};
 use crate::state::QuiverState;
 use anyhow::{Context, Result};
@@ -49,6 +50,8 @@ pub struct Session {
     pub store: Store<QuiverState>,
     /// The instance's exports.
     pub engine: EngineWorld,
+    /// What it may read (kept for as long as the instance lives).
+    _access: FileAccess,
 }
 
 impl Session {
@@ -98,21 +101,26 @@ impl Runtime {
 
     /// A fresh instance that can read files in `directories` (and the network).
     pub async fn session(&self, directories: &[PathBuf]) -> Result<Session> {
-        self.session_with(directories, None).await
+        self.session_with(FileAccess::directories(directories)?, None)
+            .await
     }
 
-    /// A fresh instance as [`Runtime::session`] makes, whose linear memory
-    /// may grow to `memory_limit` bytes: asking for more stops it with
-    /// [`crate::state::MemoryLimitExceeded`].
+    /// A fresh instance that can read what `access` allows (and the network),
+    /// whose linear memory may grow to `memory_limit` bytes: asking for more
+    /// stops it with [`crate::state::MemoryLimitExceeded`].
     pub async fn session_with(
         &self,
-        directories: &[PathBuf],
+        access: FileAccess,
         memory_limit: Option<usize>,
     ) -> Result<Session> {
-        let mut store = Store::new(&self.engine, QuiverState::new(directories, memory_limit)?);
+        let mut store = Store::new(&self.engine, QuiverState::new(&access, memory_limit)?);
         store.limiter(|state| &mut state.memory);
         let engine = self.pre.instantiate_async(&mut store).await?;
-        Ok(Session { store, engine })
+        Ok(Session {
+            store,
+            engine,
+            _access: access,
+        })
     }
 }
 

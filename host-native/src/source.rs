@@ -1,6 +1,6 @@
 //! What the user names on the command line: a local path, a `file://` URL or
-//! an `http(s)://` URL, turned into the URL the engine opens and the
-//! directory (if any) the host must pre-open for it.
+//! an `http(s)://` URL, turned into the URL the engine opens and the local
+//! file (if any) the host must expose to it.
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 pub struct Source {
     /// The URL passed to the engine.
     pub url: String,
-    /// The directory to pre-open (local files only).
-    pub directory: Option<PathBuf>,
+    /// The local file it names, absolute (local files only).
+    pub local_path: Option<PathBuf>,
 }
 
 impl Source {
@@ -21,7 +21,7 @@ impl Source {
         if text.starts_with("http://") || text.starts_with("https://") {
             return Ok(Self {
                 url: text.to_owned(),
-                directory: None,
+                local_path: None,
             });
         }
         let path = if text.starts_with("file://") {
@@ -36,8 +36,8 @@ impl Source {
         Self::local(&path)
     }
 
-    /// A local file. A missing file still gets a URL (its directory is
-    /// opened if that exists), so the engine reports it as `not-found`.
+    /// A local file. A missing file still gets a URL, so the engine reports
+    /// it as `not-found`.
     fn local(path: &Path) -> Result<Self> {
         let canonical = match std::fs::canonicalize(path) {
             Ok(canonical) => canonical,
@@ -56,15 +56,11 @@ impl Source {
                 return Err(error).with_context(|| format!("cannot open {}", path.display()));
             }
         };
-        let directory = canonical
-            .parent()
-            .filter(|p| p.is_dir())
-            .map(Path::to_path_buf);
         let url = url::Url::from_file_path(&canonical)
             .map_err(|()| anyhow::anyhow!("cannot make a URL of {}", canonical.display()))?;
         Ok(Self {
             url: url.to_string(),
-            directory,
+            local_path: Some(canonical),
         })
     }
 }
@@ -74,21 +70,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn local_paths_become_file_urls_with_their_directory() {
+    fn local_paths_become_file_urls_with_their_path() {
         let source = Source::parse("Cargo.toml").unwrap();
         assert!(source.url.starts_with("file:///") && source.url.ends_with("/Cargo.toml"));
-        let directory = source.directory.unwrap();
-        assert!(directory.is_absolute() && directory.join("Cargo.toml").exists());
+        let path = source.local_path.unwrap();
+        assert!(path.is_absolute() && path.exists());
         assert_eq!(Source::parse(&source.url).unwrap().url, source.url);
     }
 
     #[test]
     fn http_urls_pass_through_and_other_schemes_fail() {
         let source = Source::parse("http://127.0.0.1:1/x.parquet").unwrap();
-        assert_eq!(source.directory, None);
+        assert_eq!(source.local_path, None);
         assert!(Source::parse("s3://bucket/x").is_err());
         let missing = Source::parse("/definitely/not/here.parquet").unwrap();
         assert_eq!(missing.url, "file:///definitely/not/here.parquet");
-        assert_eq!(missing.directory, None);
     }
 }

@@ -1,8 +1,8 @@
 //! The per-instance store state: WASI contexts, the resource table, and the
 //! meter (and cap) of the instance's linear memory.
 
+use crate::access::FileAccess;
 use std::fmt;
-use std::path::Path;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -75,20 +75,14 @@ impl wasmtime::ResourceLimiter for MemoryMeter {
 }
 
 impl QuiverState {
-    /// A state whose filesystem holds only `directories`, read-only, each at
-    /// its own absolute path (so `file://` URLs mean the same inside and out),
-    /// and whose memory may grow to `memory_limit` bytes (unbounded: `None`).
-    pub fn new(
-        directories: &[impl AsRef<Path>],
-        memory_limit: Option<usize>,
-    ) -> anyhow::Result<Self> {
+    /// A state whose filesystem holds only the directories `access` opens,
+    /// read-only, each at the path it stands for (so `file://` URLs mean the
+    /// same inside and out), with no environment variables, and whose memory
+    /// may grow to `memory_limit` bytes (unbounded: `None`).
+    pub fn new(access: &FileAccess, memory_limit: Option<usize>) -> anyhow::Result<Self> {
         let mut builder = WasiCtx::builder();
         builder.inherit_stderr();
-        for directory in directories {
-            let directory = directory.as_ref();
-            let guest_path = directory.to_str().ok_or_else(|| {
-                anyhow::anyhow!("directory {} is not valid UTF-8", directory.display())
-            })?;
+        for (directory, guest_path) in access.preopens() {
             builder.preopened_dir(directory, guest_path, FsPerms::ReadOnly)?;
         }
         Ok(Self {

@@ -3,11 +3,13 @@
 //! across the boundary. Needs `make build` (the component next to the CLI).
 
 use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
+use quiver_host::access::FileAccess;
 use quiver_host::bindings::EngineError;
 use quiver_host::bindings::filter::{ComputePreference, Literal, Node};
 use quiver_host::bindings::quiver::engine::types::ByteRange;
 use quiver_host::bindings::range_fetch::FetchOptions;
 use quiver_host::runtime::{Runtime, Session};
+use quiver_host::state::MemoryLimitExceeded;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -278,6 +280,65 @@ async fn range_fetch_reads_local_files_only_inside_preopened_directories() {
         "{refused:?}"
     );
     std::fs::remove_dir_all(directory).unwrap();
+}
+
+#[tokio::test]
+async fn only_the_named_file_is_readable_not_its_siblings_nor_anything_else() {
+    let directory = tempdir().join("named");
+    std::fs::create_dir_all(&directory).unwrap();
+    let (named, sibling) = (directory.join("named.bin"), directory.join("sibling.bin"));
+    std::fs::write(&named, [7u8; 100]).unwrap();
+    std::fs::write(&sibling, [8u8; 100]).unwrap();
+    let access = FileAccess::new(std::slice::from_ref(&named), &[]).unwrap();
+    let mut s = Runtime::load(&component_path())
+        .unwrap()
+        .session_with(access, None)
+        .await
+        .unwrap();
+    let fetch = s.engine.quiver_engine_range_fetch();
+    let open = |path: &std::path::Path| url::Url::from_file_path(path).unwrap().to_string();
+    let file = fetch
+        .call_open(&mut s.store, &open(&named), no_fetch_options())
+        .await
+        .unwrap();
+    assert!(file.is_ok(), "{file:?}");
+    let sibling = fetch
+        .call_open(&mut s.store, &open(&sibling), no_fetch_options())
+        .await
+        .unwrap();
+    assert!(
+        matches!(sibling, Err(EngineError::NotFound(_))),
+        "{sibling:?}"
+    );
+    let elsewhere = fetch
+        .call_open(&mut s.store, &open(&component_path()), no_fetch_options())
+        .await
+        .unwrap();
+    assert!(
+        matches!(elsewhere, Err(EngineError::PermissionDenied(_))),
+        "{elsewhere:?}"
+    );
+    std::fs::remove_dir_all(directory.parent().unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn an_instance_that_outgrows_its_memory_cap_is_stopped_with_a_typed_error() {
+    let runtime = Runtime::load(&component_path()).unwrap();
+    let Err(error) = runtime
+        .session_with(FileAccess::default(), Some(1 << 20))
+        .await
+    else {
+        panic!("an engine fits in 1 MiB of memory?");
+    };
+    let over = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<MemoryLimitExceeded>())
+        .unwrap_or_else(|| panic!("{error:#}"));
+    assert_eq!(over.limit_bytes, 1 << 20);
+    assert!(
+        over.to_string()
+            .contains("more than its limit of 1048576 bytes")
+    );
 }
 
 /// A fresh directory under the system temporary directory.

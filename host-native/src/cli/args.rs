@@ -23,6 +23,10 @@ pub enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Let the engine read this directory too (repeatable; by default it
+        /// can read only the file named).
+        #[arg(long, value_name = "DIR")]
+        allow_dir: Vec<PathBuf>,
     },
     /// Read rows, optionally filtered and limited.
     Scan(ScanArgs),
@@ -53,10 +57,17 @@ pub struct ScanArgs {
     /// Skip the first N matching rows.
     #[arg(long, value_name = "N")]
     pub offset: Option<u64>,
-    /// Most bytes of memory the engine instance may use (suffixes K, M, G for
-    /// KiB, MiB, GiB): an instance that needs more is stopped with an error.
+    /// Most bytes of memory the engine may hold (suffixes K, M, G for KiB,
+    /// MiB, GiB; default 4G): the scan reads fewer row groups at once and
+    /// makes smaller batches to stay within it, and fails with a
+    /// memory-limit error when one row group cannot fit. The instance's
+    /// memory is also capped 10% (at least 4 MiB) above it.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub memory_limit: Option<u64>,
+    /// Let the engine read this directory too (repeatable; by default it can
+    /// read only the file named, nothing else on the file system).
+    #[arg(long, value_name = "DIR")]
+    pub allow_dir: Vec<PathBuf>,
     /// Retries of an HTTP request that failed transiently (connection errors,
     /// timeouts, 408, 429, 5xx), with backoff; 0 disables them (default 3).
     #[arg(long, value_name = "N")]

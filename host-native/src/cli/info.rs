@@ -7,10 +7,16 @@ use quiver_host::source::Source;
 use serde_json::json;
 use std::io::Write;
 
-/// Opens `source`, reads its footer and prints it.
-pub async fn run(source: &str, as_json: bool) -> Result<(), Failure> {
+/// Opens `source`, reads its footer and prints it; the engine may read
+/// `allowed_directories` too.
+pub async fn run(
+    source: &str,
+    as_json: bool,
+    allowed_directories: &[std::path::PathBuf],
+) -> Result<(), Failure> {
     let source = Source::parse(source)?;
-    let mut session = session_for(&source, quiver_host::runtime::Build::Simd, None).await?;
+    let build = quiver_host::runtime::Build::Simd;
+    let mut session = session_for(&source, allowed_directories, build, None).await?;
     let file = session.open(&source.url, default_open_options()).await??;
     let metadata = session.metadata(&file).await?;
     let mut out = std::io::stdout().lock();

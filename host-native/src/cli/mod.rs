@@ -48,7 +48,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .build()?;
     runtime.block_on(async {
         match args.command {
-            Command::Info { source, json } => info::run(&source, json).await,
+            Command::Info {
+                source,
+                json,
+                allow_dir,
+            } => info::run(&source, json, &allow_dir).await,
             Command::Scan(scan_args) => scan::run(scan_args).await,
             Command::Serve { dir, port } => serve::run(&dir, port).await,
         }
@@ -95,15 +99,19 @@ pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
     }
 }
 
-/// Loads the component and starts an instance that can read `source`, with
-/// at most `memory_limit` bytes of linear memory.
+/// Loads the component and starts an instance that can read `source` (and
+/// `allowed_directories`) and nothing else on the file system, with at most
+/// `memory_limit` bytes of linear memory.
 async fn session_for(
     source: &quiver_host::source::Source,
+    allowed_directories: &[std::path::PathBuf],
     build: quiver_host::runtime::Build,
     memory_limit: Option<usize>,
 ) -> anyhow::Result<quiver_host::runtime::Session> {
+    use quiver_host::access::FileAccess;
     use quiver_host::runtime::Runtime;
     let runtime = Runtime::load(&Runtime::locate_component(build)?)?;
-    let directories: Vec<_> = source.directory.iter().cloned().collect();
-    runtime.session_with(&directories, memory_limit).await
+    let files: Vec<_> = source.local_path.iter().cloned().collect();
+    let access = FileAccess::new(&files, allowed_directories)?;
+    runtime.session_with(access, memory_limit).await
 }

@@ -25,10 +25,16 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
             Format::Csv
         }
     });
-    let memory_limit = args
-        .memory_limit
-        .map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX));
-    let mut session = session_for(&source, args.compute.build(), memory_limit).await?;
+    // The engine keeps within the limit itself; the instance's memory is
+    // capped a little above it (10%, at least 4 MiB, so that the engine
+    // starts and can refuse a limit too small), so that a mistake there
+    // stops the scan cleanly.
+    let memory_cap = args.memory_limit.map(|bytes| {
+        let slack = (bytes / 10).max(4 << 20);
+        usize::try_from(bytes.saturating_add(slack)).unwrap_or(usize::MAX)
+    });
+    let mut session =
+        session_for(&source, &args.allow_dir, args.compute.build(), memory_cap).await?;
     let mut options = default_open_options();
     options.fetch.max_retries = args.max_retries;
     let file = session.open(&source.url, options).await??;
@@ -39,6 +45,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         limit: args.limit,
         batch_size: args.batch_size,
         compute: Some(args.compute.preference()),
+        memory_limit: args.memory_limit,
     };
     if args.explain {
         let plan = session.explain(&file, request).await??;
