@@ -444,17 +444,16 @@ def test_serve(quiver_bin, data_dir, tmp_path):
             proc.wait()
 
 
-def test_memory_limit_stops_the_instance_with_a_clear_message(run_quiver):
-    """`--stats` reports the instance's peak linear memory; `--memory-limit` below it stops the
-    engine with a one-line message (exit 2), and at or above it gives the same rows."""
+def test_memory_limit_keeps_the_answer_within_the_limit(run_quiver):
+    """`--stats` reports the instance's peak linear memory; under `--memory-limit` the engine
+    reads fewer row groups at once and the peak stays within the limit + 10%, rows unchanged."""
     args = ["scan", str(util.SAMPLE_PATH), "--where", "fare_amount > 50", "--format", "csv"]
     full = run_quiver(*args, "--stats")
     assert full.returncode == 0, util.describe(full)
     peak = util.parse_stats(full.stderr)["peak_memory_bytes"]
     assert 1 << 20 < peak < 256 << 20, peak
-    enough = run_quiver(*args, "--memory-limit", str(peak))
-    assert enough.returncode == 0 and enough.stdout == full.stdout, util.describe(enough)
-    short = run_quiver(*args, "--memory-limit", str(peak - (1 << 16)))
-    message = util.assert_clean_error(short, 2)
-    assert message.startswith("quiver: error: memory limit: the engine needed"), message
+    for limit in (6 << 20, 8 << 20):
+        limited = run_quiver(*args, "--memory-limit", str(limit), "--stats")
+        assert limited.returncode == 0 and limited.stdout == full.stdout, util.describe(limited)
+        assert util.parse_stats(limited.stderr)["peak_memory_bytes"] <= limit * 1.1
     assert run_quiver(*args, "--memory-limit", "12Q").returncode == 2  # unknown unit

@@ -185,3 +185,38 @@ def test_explain_reads_no_data_pages_and_agrees_with_the_scan(run_quiver, scan_w
     # The scan reads at most what the plan says.
     assert stats["bytes_fetched"] <= plan["estimated_bytes"], (plan, stats)
     assert stats["round_trips"] <= 1 + bool(plan["first_phase"]) + bool(plan["second_phase"]), stats
+
+
+def _range_hook(whole: bytes, reshape):
+    """A hook answering every non-suffix range with 206, its true Content-Range, and the body
+    ``reshape(body)`` (Content-Length set to match what is sent)."""
+
+    def hook(handler) -> bool:
+        header = handler.headers.get("Range", "")
+        if not header.startswith("bytes=") or header.startswith("bytes=-"):
+            return False  # let the open succeed
+        first, last = (int(x) for x in header[len("bytes="):].split("-"))
+        body = reshape(whole[first:last + 1])
+        handler.send_response(206)
+        handler.send_header("Content-Range", f"bytes {first}-{last}/{len(whole)}")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
+    return hook
+
+
+@pytest.mark.parametrize("shape, reshape", [
+    ("short", lambda body: body[: len(body) // 2]),
+    ("long", lambda body: body + b"\0" * 64),
+])
+def test_bodies_shorter_or_longer_than_asked_are_errors_not_wrong_rows(server, run_quiver, data_dir,
+                                                                       shape, reshape):
+    """Bodies that disagree with their own Content-Range: a typed error (after bounded retries for
+    a short one, which looks like a cut), never rows decoded from the wrong bytes."""
+    server.hook = _range_hook((data_dir / FILE).read_bytes(), reshape)
+    proc = run_quiver("scan", server.url(FILE), "--columns", "id", "--max-retries", "1")
+    message = util.assert_clean_error(proc, 1)
+    assert "protocol" in message.lower() or "network" in message.lower(), message
+    assert len([r for r in server.log() if not (r.range or "").startswith("bytes=-")]) <= 2 * 32
