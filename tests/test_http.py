@@ -78,13 +78,19 @@ def _suffix_without_content_range(whole: bytes, seen: list):
         if not header.startswith("bytes=-"):
             return False
         seen.append(header)
-        body = whole[-int(header[len("bytes=-"):]):]
-        handler.send_response(206)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        _send_206(handler, whole[-int(header[len("bytes=-"):]):])
         return True
     return hook
+
+
+def _send_206(handler, body: bytes, content_range: str | None = None) -> None:
+    """Answers with 206, ``body`` and its length, and ``content_range`` if given."""
+    handler.send_response(206)
+    if content_range is not None:
+        handler.send_header("Content-Range", content_range)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 @pytest.mark.parametrize("misbehaviour, path, open_requests", [
@@ -131,12 +137,7 @@ def test_a_wrong_content_range_is_a_protocol_error_not_wrong_rows(server, run_qu
         header = handler.headers.get("Range", "")
         if header.startswith("bytes=-"):
             return False  # let the open succeed
-        body = b"\0" * 16
-        handler.send_response(206)
-        handler.send_header("Content-Range", "bytes 0-15/99999999")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        _send_206(handler, b"\0" * 16, "bytes 0-15/99999999")
         return True
 
     server.hook = shifted
@@ -196,12 +197,7 @@ def _range_hook(whole: bytes, reshape):
         if not header.startswith("bytes=") or header.startswith("bytes=-"):
             return False  # let the open succeed
         first, last = (int(x) for x in header[len("bytes="):].split("-"))
-        body = reshape(whole[first:last + 1])
-        handler.send_response(206)
-        handler.send_header("Content-Range", f"bytes {first}-{last}/{len(whole)}")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        _send_206(handler, reshape(whole[first:last + 1]), f"bytes {first}-{last}/{len(whole)}")
         return True
 
     return hook
