@@ -8,10 +8,15 @@ use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
-/// Deepest nesting of a WHERE clause (parentheses, NOT, operators inside
+/// Deepest nesting of a WHERE clause's expression (operators inside
 /// operators); deeper input is refused rather than risking the stack. Chains
 /// like `a OR b OR c …` are flat and may be as long as needed.
 const MAX_NESTING: usize = 50;
+
+/// The parser's own limit on nesting (parentheses and operators each count),
+/// roomier than [`MAX_NESTING`]: [`to_sql`] puts every operator in
+/// parentheses, and what it prints must parse back.
+const PARSER_NESTING: usize = 4 * MAX_NESTING;
 
 /// Parses a WHERE clause (the text after `WHERE`).
 ///
@@ -25,10 +30,14 @@ pub fn parse_where(text: &str) -> Result<Expr> {
         Error::Syntax(format!("invalid WHERE clause {text:?}: {error}"))
     };
     let mut parser = Parser::new(&DuckDbDialect {})
-        .with_recursion_limit(MAX_NESTING)
+        .with_recursion_limit(PARSER_NESTING)
         .try_with_sql(text)
         .map_err(syntax)?;
-    let parsed = parser.parse_expr().map_err(syntax)?;
+    let mut parsed = parser.parse_expr().map_err(syntax)?;
+    if nests_deeper_than(&mut parsed, PARSER_NESTING) {
+        drop_flat(parsed);
+        return Err(too_deep());
+    }
     let rest = parser.peek_token();
     if rest.token != Token::EOF {
         return Err(Error::Syntax(format!(
@@ -36,7 +45,7 @@ pub fn parse_where(text: &str) -> Result<Expr> {
             rest.token
         )));
     }
-    convert(parsed)
+    convert(parsed, 1)
 }
 
 fn unsupported(text: &str) -> Error {
@@ -45,8 +54,114 @@ fn unsupported(text: &str) -> Error {
     ))
 }
 
-fn boxed(expr: ast::Expr) -> Result<Box<Expr>> {
-    convert(expr).map(Box::new)
+fn boxed(expr: ast::Expr, depth: usize) -> Result<Box<Expr>> {
+    convert(expr, depth).map(Box::new)
+}
+
+fn too_deep() -> Error {
+    Error::Syntax(format!(
+        "the WHERE clause nests operators more than {MAX_NESTING} deep"
+    ))
+}
+
+/// The operands of the operators the parser builds; other expressions count
+/// as leaves here (and are refused as unsupported).
+fn operands(expr: &mut ast::Expr) -> Vec<&mut ast::Expr> {
+    use ast::Expr as E;
+    match expr {
+        E::BinaryOp { left, right, .. }
+        | E::AnyOp { left, right, .. }
+        | E::AllOp { left, right, .. }
+        | E::IsDistinctFrom(left, right)
+        | E::IsNotDistinctFrom(left, right)
+        | E::AtTimeZone {
+            timestamp: left,
+            time_zone: right,
+        }
+        | E::Like {
+            expr: left,
+            pattern: right,
+            ..
+        }
+        | E::ILike {
+            expr: left,
+            pattern: right,
+            ..
+        }
+        | E::SimilarTo {
+            expr: left,
+            pattern: right,
+            ..
+        }
+        | E::RLike {
+            expr: left,
+            pattern: right,
+            ..
+        } => vec![left, right],
+        E::Between {
+            expr, low, high, ..
+        } => vec![expr, low, high],
+        E::In { expr, target, .. } => {
+            let mut operands = vec![expr.as_mut()];
+            if let ast::InTarget::List(items) = target {
+                operands.extend(items);
+            }
+            operands
+        }
+        E::UnaryOp { expr, .. }
+        | E::Nested(expr)
+        | E::IsFalse(expr)
+        | E::IsNotFalse(expr)
+        | E::IsTrue(expr)
+        | E::IsNotTrue(expr)
+        | E::IsNull(expr)
+        | E::IsNotNull(expr)
+        | E::IsUnknown(expr)
+        | E::IsNotUnknown(expr)
+        | E::IsJson { expr, .. }
+        | E::IsNormalized { expr, .. }
+        | E::Cast { expr, .. }
+        | E::Collate { expr, .. } => vec![expr],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `expr` nests operators more than `limit` deep, found in a loop:
+/// the parser builds chains of infix and postfix operators (`a = b = c …`,
+/// `a IS NULL IS NULL …`) without recursing, so its recursion limit does not
+/// bound them, and converting, printing or dropping one recurses once per
+/// operator. Chains of `AND` or `OR` count as one level: [`chain_operands`]
+/// takes them apart in a loop.
+fn nests_deeper_than(expr: &mut ast::Expr, limit: usize) -> bool {
+    let mut pending = vec![(expr, 1)];
+    while let Some((expr, depth)) = pending.pop() {
+        if depth > limit {
+            return true;
+        }
+        let chain = match expr {
+            ast::Expr::BinaryOp {
+                op: op @ (BinaryOperator::And | BinaryOperator::Or),
+                ..
+            } => Some(op.clone()),
+            _ => None,
+        };
+        for operand in operands(expr) {
+            let same_chain =
+                matches!(&*operand, ast::Expr::BinaryOp { op, .. } if Some(op) == chain.as_ref());
+            pending.push((operand, if same_chain { depth } else { depth + 1 }));
+        }
+    }
+    false
+}
+
+/// Drops a parsed expression in a loop rather than by recursive drop glue.
+fn drop_flat(expr: ast::Expr) {
+    let mut pending = vec![expr];
+    while let Some(mut expr) = pending.pop() {
+        for operand in operands(&mut expr) {
+            pending.push(std::mem::replace(operand, ast::Expr::value(Value::Null)));
+        }
+    }
 }
 
 /// The operands of a chain `a OP b OP c …`, which the parser builds
@@ -83,21 +198,27 @@ fn compare_op(op: &BinaryOperator) -> Option<CompareOp> {
     })
 }
 
-fn convert(expr: ast::Expr) -> Result<Expr> {
+/// Converts `expr`, which will sit `depth` levels deep in the tree (1 for
+/// the root).
+fn convert(expr: ast::Expr, depth: usize) -> Result<Expr> {
+    if depth > MAX_NESTING {
+        return Err(too_deep());
+    }
+    let below = depth + 1;
     Ok(match expr {
         ast::Expr::BinaryOp {
             op: BinaryOperator::And,
             ..
-        } => Expr::And(convert_chain(expr, &BinaryOperator::And)?),
+        } => Expr::And(convert_chain(expr, &BinaryOperator::And, below)?),
         ast::Expr::BinaryOp {
             op: BinaryOperator::Or,
             ..
-        } => Expr::Or(convert_chain(expr, &BinaryOperator::Or)?),
+        } => Expr::Or(convert_chain(expr, &BinaryOperator::Or, below)?),
         ast::Expr::BinaryOp { left, op, right } => match compare_op(&op) {
             Some(op) => Expr::Compare {
                 op,
-                left: boxed(*left)?,
-                right: boxed(*right)?,
+                left: boxed(*left, below)?,
+                right: boxed(*right, below)?,
             },
             None => {
                 return Err(unsupported(
@@ -116,7 +237,7 @@ fn convert(expr: ast::Expr) -> Result<Expr> {
                     .join(".")
             )));
         }
-        ast::Expr::Nested(inner) => convert(*inner)?,
+        ast::Expr::Nested(inner) => convert(*inner, depth)?,
         ast::Expr::Value(value) => Expr::Literal(literal(value.value)?),
         ast::Expr::TypedString(typed) => {
             let text = typed.value.value.clone().into_string();
@@ -131,11 +252,11 @@ fn convert(expr: ast::Expr) -> Result<Expr> {
         ast::Expr::UnaryOp {
             op: UnaryOperator::Not,
             expr,
-        } => Expr::Not(boxed(*expr)?),
+        } => Expr::Not(boxed(*expr, below)?),
         ast::Expr::UnaryOp {
             op: UnaryOperator::Minus,
             expr,
-        } => match convert(*expr)? {
+        } => match convert(*expr, depth)? {
             Expr::Literal(Literal::Exact(d)) => Expr::Literal(Literal::Exact(Decimal {
                 unscaled: -d.unscaled,
                 scale: d.scale,
@@ -146,7 +267,7 @@ fn convert(expr: ast::Expr) -> Result<Expr> {
         ast::Expr::UnaryOp {
             op: UnaryOperator::Plus,
             expr,
-        } => match convert(*expr)? {
+        } => match convert(*expr, depth)? {
             number @ Expr::Literal(Literal::Exact(_) | Literal::Float(_)) => number,
             other => return Err(unsupported(&format!("+{}", to_sql(&other)))),
         },
@@ -156,9 +277,9 @@ fn convert(expr: ast::Expr) -> Result<Expr> {
             low,
             high,
         } => Expr::Between {
-            value: boxed(*expr)?,
-            low: boxed(*low)?,
-            high: boxed(*high)?,
+            value: boxed(*expr, below)?,
+            low: boxed(*low, below)?,
+            high: boxed(*high, below)?,
             negated,
         },
         ast::Expr::In {
@@ -167,16 +288,18 @@ fn convert(expr: ast::Expr) -> Result<Expr> {
             negated,
             global: false,
         } => Expr::InList {
-            value: boxed(*expr)?,
-            items: items.into_iter().map(convert).collect::<Result<_>>()?,
+            value: boxed(*expr, below)?,
+            items: (items.into_iter())
+                .map(|item| convert(item, below))
+                .collect::<Result<_>>()?,
             negated,
         },
         ast::Expr::IsNull(value) => Expr::IsNull {
-            value: boxed(*value)?,
+            value: boxed(*value, below)?,
             negated: false,
         },
         ast::Expr::IsNotNull(value) => Expr::IsNull {
-            value: boxed(*value)?,
+            value: boxed(*value, below)?,
             negated: true,
         },
         ast::Expr::Like {
@@ -185,9 +308,9 @@ fn convert(expr: ast::Expr) -> Result<Expr> {
             expr,
             pattern,
             escape_char: None,
-        } => match convert(*pattern)? {
+        } => match convert(*pattern, below)? {
             Expr::Literal(Literal::Text(pattern)) => Expr::Like {
-                value: boxed(*expr)?,
+                value: boxed(*expr, below)?,
                 pattern,
                 negated,
             },
@@ -202,10 +325,10 @@ fn convert(expr: ast::Expr) -> Result<Expr> {
     })
 }
 
-fn convert_chain(expr: ast::Expr, chain: &BinaryOperator) -> Result<Vec<Expr>> {
+fn convert_chain(expr: ast::Expr, chain: &BinaryOperator, depth: usize) -> Result<Vec<Expr>> {
     chain_operands(expr, chain)
         .into_iter()
-        .map(convert)
+        .map(|operand| convert(operand, depth))
         .collect()
 }
 
@@ -236,9 +359,15 @@ pub(crate) fn parse_date(text: &str) -> Result<i32> {
 /// `T` and a UTC offset) into microseconds since 1970-01-01 00:00:00 UTC.
 /// Digits beyond microseconds are truncated, as DuckDB's TIMESTAMP does.
 pub(crate) fn parse_timestamp(text: &str) -> Result<i64> {
-    let instant = arrow_cast::parse::string_to_datetime(&chrono::Utc, text.trim())
-        .map_err(|error| Error::Syntax(format!("invalid TIMESTAMP {text:?}: {error}")))?;
-    Ok(instant.timestamp_micros())
+    let trimmed = text.trim();
+    match arrow_cast::parse::string_to_datetime(&chrono::Utc, trimmed) {
+        Ok(instant) => Ok(instant.timestamp_micros()),
+        // Years outside 0000–9999, which arrow's parser refuses, written as
+        // `to_sql` prints them: `+10000-01-01 04:59:59.000000`.
+        Err(error) => chrono::NaiveDateTime::parse_from_str(trimmed, "%Y-%m-%d %H:%M:%S%.f")
+            .map(|naive| naive.and_utc().timestamp_micros())
+            .map_err(|_| Error::Syntax(format!("invalid TIMESTAMP {text:?}: {error}"))),
+    }
 }
 
 /// Prints an expression as SQL that [`parse_where`] reads back unchanged.
@@ -302,13 +431,19 @@ fn literal_sql(literal: &Literal) -> String {
         Literal::Null => "NULL".into(),
         Literal::Boolean(b) => if *b { "TRUE" } else { "FALSE" }.into(),
         Literal::Exact(d) => d.to_string(),
-        // `{:e}` prints the shortest digits that read back as the same f64.
+        // `{:e}` prints the shortest digits that read back as the same f64;
+        // an infinity, which it prints as `inf`, is written as a number too
+        // large for a DOUBLE, which reads back as that infinity.
+        Literal::Float(f) if f.is_infinite() => if *f > 0.0 { "1e999" } else { "-1e999" }.into(),
         Literal::Float(f) => format!("{f:e}"),
         Literal::Text(s) => format!("'{}'", s.replace('\'', "''")),
-        Literal::Date(days) => {
-            let date = chrono::NaiveDate::default() + chrono::Duration::days(i64::from(*days));
-            format!("DATE '{}'", date.format("%Y-%m-%d"))
-        }
+        Literal::Date(days) => match chrono::NaiveDate::default()
+            .checked_add_signed(chrono::Duration::days(i64::from(*days)))
+        {
+            Some(date) => format!("DATE '{}'", date.format("%Y-%m-%d")),
+            // Beyond the calendar's ±262,000 years (from another component).
+            None => format!("DATE '{days}'"),
+        },
         Literal::Timestamp(micros) => match chrono::DateTime::from_timestamp_micros(*micros) {
             Some(instant) => format!("TIMESTAMP '{}'", instant.format("%Y-%m-%d %H:%M:%S%.6f")),
             None => format!("TIMESTAMP '{micros}'"),
@@ -331,6 +466,11 @@ mod tests {
             "d >= DATE '2020-02-29' AND t < TIMESTAMP '2021-01-01 10:00:00.123456'",
             "u = 18446744073709551615 OR f > -0.0",
             "flag = TRUE OR flag IS NULL",
+            // Infinities printed as `inf`, read back as a column (found by
+            // fuzzing), and instants that an offset moves past 9999 or before
+            // year 0, printed in a form arrow's timestamp parser refused.
+            "f = 1e958 OR f > -1E400",
+            "t = TIMESTAMP '9999-12-31 23:59:59-05:00' OR t > TIMESTAMP '0000-01-01 00:00:00+01:00'",
         ] {
             let parsed = parse_where(clause).unwrap();
             assert_eq!(parse_where(&to_sql(&parsed)).unwrap(), parsed, "{clause}");
@@ -347,8 +487,59 @@ mod tests {
             panic!()
         };
         assert_eq!(operands.len(), 20_000);
-        let nested = format!("{}x = 1{}", "(".repeat(60), ")".repeat(60));
+        let nested = |n| format!("{}x = 1{}", "(".repeat(n), ")".repeat(n));
+        assert!(
+            parse_where(&nested(60)).is_ok(),
+            "parentheses alone nest no operator"
+        );
+        let nested = nested(PARSER_NESTING + 1);
         assert!(matches!(parse_where(&nested), Err(Error::Syntax(_))));
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_what_is_allowed_prints_back() {
+        // Each pattern nests one more level per repetition: 49 of them and the
+        // innermost operand make the deepest expression allowed.
+        for (open, close) in [
+            ("NOT ", ""),
+            ("a IN (", ")"),
+            ("a = (", ")"),
+            ("(", " = a)"),
+            ("(", " IS NULL)"),
+            ("a BETWEEN 1 AND (", ")"),
+            ("(a OR ", ")"),
+        ] {
+            let clause = |n: usize| format!("{}b{}", open.repeat(n), close.repeat(n));
+            let deepest = parse_where(&clause(MAX_NESTING - 1)).unwrap();
+            assert_eq!(parse_where(&to_sql(&deepest)).unwrap(), deepest, "{open}");
+            let error = parse_where(&clause(MAX_NESTING + 1)).unwrap_err();
+            assert!(matches!(error, Error::Syntax(_)), "{open}");
+        }
+    }
+
+    #[test]
+    fn long_operator_chains_are_refused_without_deep_recursion() {
+        // The parser builds chains of infix and postfix operators in a loop;
+        // converting one recursed once per operator, and 1,000 of them
+        // overflowed a 1 MiB stack (the WebAssembly default).
+        for link in [" = a", " IS NULL", " + 1", " IS TRUE", "::INT", " LIKE 'x'"] {
+            let clause = format!("a{}", link.repeat(100_000));
+            let parsed = std::thread::Builder::new()
+                .stack_size(1 << 20)
+                .spawn(move || parse_where(&clause).map(drop))
+                .unwrap()
+                .join()
+                .unwrap();
+            assert!(matches!(parsed, Err(Error::Syntax(_))), "{link}");
+        }
+    }
+
+    #[test]
+    fn dates_beyond_the_calendar_print_without_panicking() {
+        assert_eq!(
+            to_sql(&Expr::Literal(Literal::Date(i32::MAX))),
+            "DATE '2147483647'"
+        );
     }
 
     #[test]
