@@ -27,7 +27,7 @@ APT_PACKAGES := clang-19 llvm-19 lld-19 wasi-libc mesa-vulkan-drivers libvulkan1
 BROWSER := host-browser
 NPM_INSTALLED := $(BROWSER)/node_modules/.installed
 
-.PHONY: setup build component host browser browser-demo test test-rust test-conformance lint demo bench-io bench-kernels bench-browser clean
+.PHONY: setup build component host browser browser-demo test test-rust test-conformance lint demo bench-io bench-kernels bench-browser fuzz clean
 
 ## setup: install the rustup target and the Debian packages the build needs
 setup: .setup-done
@@ -127,6 +127,29 @@ demo: build
 	$(QUIVER) scan $$url --columns id,pickup_at,vendor,tip_amount \
 		--where "pickup_at >= TIMESTAMP '2024-01-15 23:00:00' AND pickup_at < DATE '2024-01-16' AND tip_amount > 10" \
 		--format json --stats
+
+# cargo-fuzz wants nightly (sanitizers); stable works with RUSTC_BOOTSTRAP=1.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= footer pages where_clause ranges
+# New inputs go here; the committed corpus in fuzz/corpus/ is only read.
+# FUZZ_CORPUS_OUT=fuzz/corpus adds them to it (then `cargo fuzz cmin` it).
+FUZZ_CORPUS_OUT ?= fuzz/corpus-new
+
+## fuzz: run each cargo-fuzz target in FUZZ_TARGETS for FUZZ_SECONDS (default 600) from the
+## committed corpus (fuzz/corpus); crashes are written to fuzz/artifacts/<target>/
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@set -e; \
+	if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then fuzz="$(CARGO) +nightly fuzz"; \
+	else fuzz="env RUSTC_BOOTSTRAP=1 $(CARGO) fuzz"; fi; \
+	for target in $(FUZZ_TARGETS); do \
+		case $$target in footer|pages) max_len=65536;; *) max_len=4096;; esac; \
+		mkdir -p $(FUZZ_CORPUS_OUT)/$$target; \
+		echo "== fuzz $$target for $(FUZZ_SECONDS) s"; \
+		$$fuzz run $$target $(FUZZ_CORPUS_OUT)/$$target fuzz/corpus/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=$$max_len \
+			-timeout=30 -print_final_stats=1; \
+	done
 
 clean:
 	$(CARGO) clean

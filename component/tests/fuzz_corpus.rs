@@ -1,0 +1,80 @@
+//! Replays the committed fuzz corpus (`fuzz/corpus/<target>/`) and the kept
+//! crash reproducers (`fuzz/regressions/<target>/`) through the fuzz
+//! targets' bodies: none may panic.
+//!
+//! Why here, and why by `#[path]`: CI has stable Rust only, no nightly and no
+//! cargo-fuzz. The bodies are written once, in `fuzz/src/lib.rs`; the fuzz
+//! targets call them, and this test compiles the same file as a module. As
+//! an integration test of the engine it reuses the dependencies `cargo test
+//! --release -p quiver-engine` has already built, so it adds seconds to
+//! `make test`; building the fuzz crate itself would compile arrow and
+//! parquet once more (its own workspace and target directory), minutes on 2
+//! cores. The file may only name crates the engine depends on.
+
+#[path = "../../fuzz/src/lib.rs"]
+mod bodies;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+/// Reproducers of crashes not fixed yet, kept in `fuzz/regressions/` but
+/// not replayed: (target/file, why it still fails). Remove an entry with its
+/// fix.
+const OPEN: &[(&str, &str)] = &[];
+
+fn replay(target: &str, body: fn(&[u8])) {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let mut failed = Vec::new();
+    let mut replayed = 0;
+    for kind in ["corpus", "regressions"] {
+        let Ok(entries) = std::fs::read_dir(fuzz.join(kind).join(target)) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.map(|entry| entry.unwrap().path()).collect();
+        paths.sort();
+        for path in paths {
+            let name = format!("{target}/{}", path.file_name().unwrap().to_string_lossy());
+            if OPEN.iter().any(|(open, _)| *open == name) {
+                continue;
+            }
+            let data = std::fs::read(&path).unwrap();
+            replayed += 1;
+            if catch_unwind(AssertUnwindSafe(|| body(&data))).is_err() {
+                failed.push(format!("{kind}/{name}"));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "inputs that panic: {failed:?}");
+    assert!(replayed > 0, "no corpus for {target} in {}", fuzz.display());
+}
+
+#[test]
+fn footer_corpus() {
+    replay("footer", bodies::footer);
+}
+
+#[test]
+fn pages_corpus() {
+    replay("pages", bodies::pages);
+}
+
+#[test]
+fn where_clause_corpus() {
+    replay("where_clause", bodies::where_clause);
+}
+
+#[test]
+fn ranges_corpus() {
+    replay("ranges", bodies::ranges);
+}
+
+#[test]
+fn open_reproducers_exist() {
+    let regressions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
+    for (name, why) in OPEN {
+        assert!(
+            regressions.join(name).is_file(),
+            "{name} ({why}) is missing"
+        );
+    }
+}
