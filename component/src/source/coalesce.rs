@@ -97,7 +97,7 @@ pub fn split_large(
 fn cut_near(starts: &[u64], bounds: Range<u64>, ideal: u64, step: u64) -> u64 {
     let reach = step / 2;
     let low = bounds.start.max(ideal.saturating_sub(reach));
-    let high = (ideal + reach).min(bounds.end - 1);
+    let high = ideal.saturating_add(reach).min(bounds.end - 1);
     let from = starts.partition_point(|&s| s <= low);
     starts[from..]
         .iter()
@@ -199,6 +199,15 @@ mod tests {
         *seed ^= *seed >> 7;
         *seed ^= *seed << 17;
         *seed
+    }
+
+    #[test]
+    fn pieces_are_cut_without_overflow_at_the_end_of_the_offsets() {
+        // Found by fuzzing: the last cut's search window ran past u64::MAX.
+        let wanted = [u64::MAX - 10..u64::MAX];
+        let plan = split_large(coalesce(&wanted, 0), &wanted, 6, 1);
+        assert_eq!(plan.requests.first().map(|r| r.start), Some(u64::MAX - 10));
+        assert_eq!(plan.requests.last().map(|r| r.end), Some(u64::MAX));
     }
 
     #[test]

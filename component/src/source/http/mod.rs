@@ -254,7 +254,10 @@ impl Transport for HttpTransport {
             .iter()
             .zip(responses)
             .map(|(range, response)| {
-                let content_range = response.content_range.as_deref().and_then(parse_content_range);
+                let content_range = response
+                    .content_range
+                    .as_deref()
+                    .and_then(parse_content_range);
                 let whole_file = range.start == 0 && range.end == size;
                 let acceptable = match (response.status, content_range) {
                     (206, Some((Some(span), total))) => span == *range && total == size,
