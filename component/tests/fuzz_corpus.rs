@@ -20,7 +20,21 @@ use std::path::Path;
 /// Reproducers of crashes not fixed yet, kept in `fuzz/regressions/` but
 /// not replayed: (target/file, why it still fails). Remove an entry with its
 /// fix.
-const OPEN: &[(&str, &str)] = &[];
+const OPEN: &[(&str, &str)] = &[
+    (
+        "footer/negative-chunk-offset-byte-range-panics-at-open",
+        "a column chunk with a negative page offset: parquet's ColumnChunkMetaData::byte_range \
+         asserts; called by scan/mod.rs repair_column_chunks from ParquetFile::open",
+    ),
+    (
+        "footer/negative-chunk-offset-byte-range-panics-in-page-index",
+        "the same, reached from scan/plan.rs offset_index_is_sound (load_page_index)",
+    ),
+    (
+        "footer/negative-chunk-offset-byte-range-panics-in-scan-plan",
+        "the same, reached from parquet's push decoder scan_plan (scan/explain.rs, scan/stream.rs)",
+    ),
+];
 
 fn replay(target: &str, body: fn(&[u8])) {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
