@@ -34,6 +34,26 @@ const OPEN: &[(&str, &str)] = &[
         "footer/negative-chunk-offset-byte-range-panics-in-scan-plan",
         "the same, reached from parquet's push decoder scan_plan (scan/explain.rs, scan/stream.rs)",
     ),
+    (
+        "pages/negative-chunk-offset-byte-range-panics-in-stream",
+        "the same, reached from scan/stream.rs (the memory cost of a row group)",
+    ),
+    (
+        "pages/dictionary-encoded-page-without-dictionary-page-panics",
+        "a data page encoded RLE_DICTIONARY in a chunk without a dictionary page: parquet's \
+         column/reader/decoder.rs expects a dictionary decoder (\"Decoder for dict should have \
+         been set\")",
+    ),
+    (
+        "pages/delta-page-header-vlq-over-10-bytes-panics",
+        "a DELTA_BINARY_PACKED header with a varint longer than 10 bytes: parquet's \
+         BitReader::get_vlq_int asserts (a shift overflow with overflow checks on)",
+    ),
+    (
+        "pages/thrift-skip-of-map-of-bools-spins-without-reading",
+        "no panic but a hang: scan/thrift.rs CompactReader::skip loops over a map's declared \
+         count (a u64) whose entries are booleans and consume no byte; ~1.5 s here, unbounded",
+    ),
 ];
 
 fn replay(target: &str, body: fn(&[u8])) {
