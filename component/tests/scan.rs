@@ -14,6 +14,9 @@ use quiver_engine::scan::{ParquetFile, ScanRequest};
 use quiver_engine::source::{FetchOptions, MemoryTransport, RemoteFile};
 use std::sync::Arc;
 
+/// The fuzz corpus replay, in this binary to save a link (see its module).
+mod fuzz_corpus;
+
 /// 1,000 rows in row groups of 100: `id` 0..1000, `name` "n{id}", `half` id/2
 /// with NULL for every tenth row.
 fn sample_file() -> Bytes {
