@@ -85,7 +85,8 @@ impl FileAccess {
                 directory
             }
         };
-        if !standing_for.starts_with(self.links.as_deref().unwrap_or(Path::new("/nonexistent"))) {
+        let is_link_directory = |links: &Path| standing_for.starts_with(links);
+        if !self.links.as_deref().is_some_and(is_link_directory) {
             return Ok(()); // the whole directory is open already
         }
         let (Some(name), true) = (file.file_name(), file.exists()) else {

@@ -555,7 +555,7 @@ impl BatchStream {
                 in_wave.push(false);
                 continue;
             };
-            let bytes: u64 = wants.iter().map(|range| range.end - range.start).sum();
+            let bytes = span(wants);
             let first = ranges.is_empty();
             if first {
                 budget.reserve(bytes, || {

@@ -115,9 +115,10 @@ impl<'a> CompactReader<'a> {
                     return Ok(());
                 }
                 let types = self.byte()?;
+                let (key, value) = (element_type(types >> 4), element_type(types & 0x0f));
                 (0..count).try_for_each(|_| {
-                    self.skip(types >> 4, depth + 1)?;
-                    self.skip(types & 0x0f, depth + 1)
+                    self.skip(key, depth + 1)?;
+                    self.skip(value, depth + 1)
                 })
             }
             STRUCT => loop {
@@ -137,12 +138,7 @@ impl<'a> CompactReader<'a> {
             15 => self.varint()?,
             short => u64::from(short),
         };
-        // Booleans in a list are one byte each, like BYTE.
-        let element = match header & 0x0f {
-            BOOL_TRUE | BOOL_FALSE => BYTE,
-            other => other,
-        };
-        Ok((count, element))
+        Ok((count, element_type(header & 0x0f)))
     }
 
     /// A field header after field `last_id`: its id and wire type, or `None`
@@ -164,6 +160,15 @@ impl<'a> CompactReader<'a> {
                 .ok_or_else(malformed)?,
         };
         Ok(Some((id, kind)))
+    }
+}
+
+/// The wire type of a list's, set's or map's elements: booleans there are a
+/// byte each, like BYTE (only a boolean field carries its value in its type).
+fn element_type(kind: u8) -> u8 {
+    match kind {
+        BOOL_TRUE | BOOL_FALSE => BYTE,
+        other => other,
     }
 }
 
@@ -194,6 +199,10 @@ mod tests {
     fn truncated_or_too_deep_input_is_an_error() {
         assert!(CompactReader::new(&[0x18, 0x09]).skip(BINARY, 0).is_err());
         assert!(CompactReader::new(&[0xFF; 11]).varint().is_err());
+        // A map declaring a billion boolean pairs in four bytes: each pair
+        // reads two bytes, so it ends at once instead of spinning.
+        let map_of_bools = [0x80, 0x94, 0xEB, 0xDC, 0x03, 0x11];
+        assert!(CompactReader::new(&map_of_bools).skip(MAP, 0).is_err());
         let deep = [0x1C; 64];
         assert!(CompactReader::new(&deep).skip(STRUCT, 0).is_err());
     }

@@ -51,11 +51,6 @@ const OPEN: &[(&str, &str)] = &[
         "a DELTA_BINARY_PACKED header with a varint longer than 10 bytes: parquet's \
          BitReader::get_vlq_int asserts (a shift overflow with overflow checks on)",
     ),
-    (
-        "pages/thrift-skip-of-map-of-bools-spins-without-reading",
-        "no panic but a hang: scan/thrift.rs CompactReader::skip loops over a map's declared \
-         count (a u64) whose entries are booleans and consume no byte; ~1.5 s here, unbounded",
-    ),
 ];
 
 fn replay(target: &str, body: fn(&[u8])) {
