@@ -156,7 +156,45 @@ fn read_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
         }
         result => result?,
     };
+    check_column_chunks(&metadata, size, &url)?;
     repair_column_chunks(metadata, footer_start)
+}
+
+/// Where a column chunk starts: at its dictionary page, unless the writer put
+/// an offset inside the leading magic there (some write 0 for "none"; see
+/// [`repair_column_chunks`]), else at its first data page.
+fn chunk_start(column: &ColumnChunkMetaData) -> i64 {
+    column
+        .dictionary_page_offset()
+        .filter(|&offset| offset >= MAGIC_LEN)
+        .unwrap_or(column.data_page_offset())
+}
+
+/// Refuses a footer whose column chunks cannot lie inside the file:
+/// negative or overflowing offsets and sizes, or ranges past its end (as
+/// parquet-cpp does; a chunk may overlap the footer, whose bytes the page
+/// reader never reaches). The decoder asserts on negative ones, which in a
+/// WebAssembly instance is a trap.
+fn check_column_chunks(metadata: &ParquetMetaData, file_size: u64, url: &str) -> Result<()> {
+    for (group_index, group) in metadata.row_groups().iter().enumerate() {
+        for column in group.columns() {
+            let start = chunk_start(column);
+            let size = column.compressed_size();
+            let end = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(size).ok())
+                .and_then(|(start, size)| start.checked_add(size));
+            let inside = start >= MAGIC_LEN && end.is_some_and(|end| end <= file_size);
+            if !inside {
+                return Err(Error::CorruptFile(format!(
+                    "{url}: column {} of row group {group_index} claims {size} bytes at byte \
+                     {start}, outside the file's {file_size} bytes",
+                    column.column_path().string()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How far parquet-cpp extends each column chunk of files hit by PARQUET-816.
@@ -210,7 +248,7 @@ fn repair_column_chunks(metadata: ParquetMetaData, footer_start: u64) -> Result<
         .row_groups()
         .iter()
         .flat_map(|g| g.columns())
-        .map(|column| column.byte_range().0)
+        .map(|column| chunk_start(column) as u64)
         .collect();
     chunk_starts.sort_unstable();
     let mut row_groups = Vec::with_capacity(metadata.num_row_groups());
@@ -224,7 +262,8 @@ fn repair_column_chunks(metadata: ParquetMetaData, footer_start: u64) -> Result<
             if pad {
                 // Never into the next chunk: where chunks are contiguous,
                 // their declared sizes were right after all.
-                let (start, length) = column.byte_range();
+                let start = chunk_start(column) as u64;
+                let length = column.compressed_size() as u64;
                 let next_start = chunk_starts
                     .iter()
                     .copied()

@@ -19,40 +19,6 @@ mod bodies;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-/// Reproducers of crashes not fixed yet, kept in `fuzz/regressions/` but
-/// not replayed: (target/file, why it still fails). Remove an entry with its
-/// fix.
-const OPEN: &[(&str, &str)] = &[
-    (
-        "footer/negative-chunk-offset-byte-range-panics-at-open",
-        "a column chunk with a negative page offset: parquet's ColumnChunkMetaData::byte_range \
-         asserts; called by scan/mod.rs repair_column_chunks from ParquetFile::open",
-    ),
-    (
-        "footer/negative-chunk-offset-byte-range-panics-in-page-index",
-        "the same, reached from scan/plan.rs offset_index_is_sound (load_page_index)",
-    ),
-    (
-        "footer/negative-chunk-offset-byte-range-panics-in-scan-plan",
-        "the same, reached from parquet's push decoder scan_plan (scan/explain.rs, scan/stream.rs)",
-    ),
-    (
-        "pages/negative-chunk-offset-byte-range-panics-in-stream",
-        "the same, reached from scan/stream.rs (the memory cost of a row group)",
-    ),
-    (
-        "pages/dictionary-encoded-page-without-dictionary-page-panics",
-        "a data page encoded RLE_DICTIONARY in a chunk without a dictionary page: parquet's \
-         column/reader/decoder.rs expects a dictionary decoder (\"Decoder for dict should have \
-         been set\")",
-    ),
-    (
-        "pages/delta-page-header-vlq-over-10-bytes-panics",
-        "a DELTA_BINARY_PACKED header with a varint longer than 10 bytes: parquet's \
-         BitReader::get_vlq_int asserts (a shift overflow with overflow checks on)",
-    ),
-];
-
 fn replay(target: &str, body: fn(&[u8])) {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let mut failed = Vec::new();
@@ -65,9 +31,6 @@ fn replay(target: &str, body: fn(&[u8])) {
         paths.sort();
         for path in paths {
             let name = format!("{target}/{}", path.file_name().unwrap().to_string_lossy());
-            if OPEN.iter().any(|(open, _)| *open == name) {
-                continue;
-            }
             let data = std::fs::read(&path).unwrap();
             replayed += 1;
             if catch_unwind(AssertUnwindSafe(|| body(&data))).is_err() {
@@ -98,15 +61,4 @@ fn where_clause_corpus() {
 #[test]
 fn ranges_corpus() {
     replay("ranges", bodies::ranges);
-}
-
-#[test]
-fn open_reproducers_exist() {
-    let regressions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
-    for (name, why) in OPEN {
-        assert!(
-            regressions.join(name).is_file(),
-            "{name} ({why}) is missing"
-        );
-    }
 }
