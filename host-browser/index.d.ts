@@ -29,6 +29,12 @@ export interface OpenOptions {
   conditionalRequests?: boolean;
   /** Longest silence of a server before a request fails and is retried (default 30000 ms). */
   idleTimeoutMs?: number;
+  /**
+   * The memory limit the bytes held at open count against (browsers: default 1.5 GiB; Node:
+   * 4 GiB). A server that ignores `Range` and sends the whole file is accepted only while the
+   * body fits in it; a larger one is a `memory-limit` error.
+   */
+  memoryLimit?: number;
   signal?: AbortSignal;
 }
 

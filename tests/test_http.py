@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 import util
 from rangeserver import RangeServer, waves
+from util import assert_clean_error
 
 FILE = "pa_zstd.parquet"
 WHERE = "i32 > 0 AND str LIKE 'a%'"
@@ -53,6 +57,53 @@ def test_a_server_that_ignores_range_still_gives_the_right_answer(server, scan_w
     util.assert_tables_equal(table, _expected(duck, data_dir))
     assert len(answered) == 1, f"the whole body from the open serves every read: {answered}"
     assert stats["requests"] == 1
+
+
+def _whole_file_hook(blob: bytes, content_length: bool, answered: list):
+    """A server that ignores Range: every request gets 200 and all of ``blob``, announced by
+    ``Content-Length`` or ended by closing the connection."""
+    def hook(handler) -> bool:
+        answered.append(handler.headers.get("Range"))
+        handler.send_response(200)
+        if content_length:
+            handler.send_header("Content-Length", str(len(blob)))
+        else:
+            handler.send_header("Connection", "close")
+            handler.close_connection = True
+        handler.end_headers()
+        try:
+            handler.wfile.write(blob)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading: the point of the test
+        return True
+    return hook
+
+
+@pytest.mark.parametrize("content_length", [True, False], ids=["Content-Length", "no length"])
+def test_a_server_that_ignores_range_is_accepted_only_within_the_memory_limit(
+        content_length, server, run_quiver, duck, tmp_path):
+    """An 11.4 MiB file sent whole: refused under an 8 MiB ``--memory-limit`` (typed, before the
+    body is all read where its length is announced), scanned under a 64 MiB one, with
+    ``open_path: whole-file`` in the stats and the answer DuckDB gives from the file itself."""
+    path = tmp_path / "big.parquet"
+    rows = 1_500_000
+    pq.write_table(pa.table({"x": pc.random(rows, initializer=5)}), path, compression="none",
+                   use_dictionary=False)
+    blob = path.read_bytes()
+    assert len(blob) > 11 << 20
+    answered = []
+    server.hook = _whole_file_hook(blob, content_length, answered)
+    url = server.url("big.parquet")
+    line = assert_clean_error(run_quiver("scan", url, "--format", "csv", "--memory-limit", "8M"), 1)
+    assert line.startswith("quiver: error: memory limit: ") and "ignores Range requests" in line, line
+    assert len(answered) == 1, answered
+    proc = run_quiver("scan", url, "--format", "arrow", "--stats", "--memory-limit", "64M",
+                      "--where", "x > 0.5")
+    assert proc.returncode == 0, util.describe(proc)
+    stats = util.parse_stats(proc.stderr)
+    assert stats["open_path"] == "whole-file" and stats["requests"] == 1, stats
+    expected = duck.execute(f"SELECT x FROM read_parquet('{path}') WHERE x > 0.5").fetch_arrow_table()
+    util.assert_tables_equal(util.read_arrow_stream(proc.stdout), expected)
 
 
 def _refuse_suffix_ranges(size: int, content_range: bool, seen: list):

@@ -73,8 +73,13 @@ export async function start(options = {}) {
     gpu: options.gpu ?? true,
     // If-Match would make every cross-origin range request need a CORS
     // preflight (a round trip each): compare responses' validators instead.
-    openDefaults: { maxConcurrency: BROWSER_CONNECTIONS_PER_HOST, conditionalRequests: false },
-    // A tab's memory is scarcer than a process's.
+    // A tab's memory is scarcer than a process's: it bounds scans, and the
+    // body of a server that ignores Range.
+    openDefaults: {
+      maxConcurrency: BROWSER_CONNECTIONS_PER_HOST,
+      conditionalRequests: false,
+      memoryLimit: BROWSER_MEMORY_LIMIT,
+    },
     scanDefaults: { memoryLimit: BROWSER_MEMORY_LIMIT },
   });
   return new Quiver(transport);

@@ -92,7 +92,7 @@ export function scanRequest(request = {}) {
   };
 }
 
-/** Options of `open`: `{ tailBytes, coalesceGap, maxConcurrency, maxRetries, retryDeadlineMs, conditionalRequests, idleTimeoutMs }`. */
+/** Options of `open`: `{ tailBytes, coalesceGap, maxConcurrency, maxRetries, retryDeadlineMs, conditionalRequests, idleTimeoutMs, memoryLimit }`. */
 function openOptions(options = {}) {
   return {
     fetch: {
@@ -102,6 +102,7 @@ function openOptions(options = {}) {
       maxRetries: u32(options.maxRetries, 'maxRetries', 0),
       retryDeadlineMs: u32(options.retryDeadlineMs, 'retryDeadlineMs'),
       idleTimeoutMs: u32(options.idleTimeoutMs, 'idleTimeoutMs'),
+      memoryLimit: u64(options.memoryLimit, 'memoryLimit'),
       conditionalRequests: options.conditionalRequests === undefined ? undefined : Boolean(options.conditionalRequests),
     },
   };

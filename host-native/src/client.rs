@@ -136,6 +136,7 @@ pub fn default_open_options() -> OpenOptions {
             retry_deadline_ms: None,
             conditional_requests: None,
             idle_timeout_ms: None,
+            memory_limit: None,
         },
     }
 }

@@ -40,6 +40,7 @@ fn no_fetch_options() -> FetchOptions {
         retry_deadline_ms: None,
         conditional_requests: None,
         idle_timeout_ms: None,
+        memory_limit: None,
     }
 }
 

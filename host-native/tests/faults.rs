@@ -38,6 +38,7 @@ fn options(max_retries: Option<u32>) -> FetchOptions {
         retry_deadline_ms: None,
         conditional_requests: None,
         idle_timeout_ms: None,
+        memory_limit: None,
     }
 }
 

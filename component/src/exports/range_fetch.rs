@@ -47,6 +47,7 @@ pub(super) fn open_remote(url: &str, options: WitFetchOptions) -> Result<RemoteF
         idle_timeout_ms: options
             .idle_timeout_ms
             .map_or(defaults.idle_timeout_ms, u64::from),
+        memory_limit: options.memory_limit,
     };
     RemoteFile::open(url, transport_for(url, &options)?, options)
 }

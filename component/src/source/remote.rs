@@ -23,6 +23,10 @@ pub struct FetchOptions {
     /// Longest silence of a server (connecting, before the first byte,
     /// between two bytes) before a request fails, in milliseconds.
     pub idle_timeout_ms: u64,
+    /// The memory limit the bytes held at open count against (`None`: the
+    /// engine's default); it bounds the body of a server that ignores
+    /// `Range` and sends the whole file.
+    pub memory_limit: Option<u64>,
 }
 
 impl FetchOptions {
@@ -72,6 +76,7 @@ impl Default for FetchOptions {
             retry: RetryPolicy::default(),
             conditional_requests: true,
             idle_timeout_ms: Self::DEFAULT_IDLE_TIMEOUT_MS,
+            memory_limit: None,
         }
     }
 }

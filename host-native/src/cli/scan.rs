@@ -37,6 +37,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         session_for(&source, &args.allow_dir, args.compute.build(), memory_cap).await?;
     let mut options = default_open_options();
     options.fetch.max_retries = args.max_retries;
+    options.fetch.memory_limit = args.memory_limit;
     let file = session.open(&source.url, options).await??;
     let request = ScanRequest {
         columns: args.columns.clone(),

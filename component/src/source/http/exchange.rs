@@ -2,6 +2,7 @@
 //! response and body forward without blocking.
 
 use crate::error::{Error, Result};
+use crate::memory::human_bytes;
 use std::ops::Range;
 use url::Url;
 use wasip2::http::outgoing_handler;
@@ -18,10 +19,6 @@ const CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
 
 /// Bytes asked of a body stream per read call.
 const READ_CHUNK: u64 = 1024 * 1024;
-
-/// Largest body accepted from a server that ignores `Range` and sends the
-/// whole file on open; beyond it the open fails instead of downloading.
-const MAX_WHOLE_BODY: u64 = crate::source::FetchOptions::MAX_TAIL_BYTES;
 
 /// The `Range` header of one request.
 #[derive(Debug, Clone)]
@@ -43,10 +40,20 @@ impl WantedBytes {
     /// The most body bytes a correct server can send for this request.
     pub(super) fn max_body(&self) -> u64 {
         match self {
-            WantedBytes::Suffix(_) => MAX_WHOLE_BODY,
+            WantedBytes::Suffix(n) => *n,
             WantedBytes::Span(range) => range.end - range.start,
         }
     }
+}
+
+/// The most body bytes a response may bring.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BodyLimits {
+    /// For a `206 Partial Content`: the bytes asked for.
+    pub ranged: u64,
+    /// For any other status (a server that ignores `Range` and sends the
+    /// whole file): what the memory limit leaves.
+    pub whole: u64,
 }
 
 /// A complete response.
@@ -72,6 +79,7 @@ pub(super) enum InFlight {
         _body: IncomingBody,
         _response: IncomingResponse,
         partial: Response,
+        /// The most body bytes accepted (see [`BodyLimits`]).
         max_body: u64,
     },
 }
@@ -142,14 +150,14 @@ pub(super) fn network_error(url: &Url, code: &ErrorCode) -> Error {
 }
 
 /// Moves a request forward as far as it can go without blocking.
-pub(super) fn advance(in_flight: InFlight, max_body: u64) -> Result<Step> {
+pub(super) fn advance(in_flight: InFlight, limits: BodyLimits) -> Result<Step> {
     match in_flight {
         InFlight::Waiting(future, url) => match future.get() {
             None => Ok(Step::Pending(InFlight::Waiting(future, url))),
             Some(Err(())) => Err(Error::Internal("response taken twice".into())),
             Some(Ok(Err(code))) => Err(network_error(&url, &code)),
             Some(Ok(Ok(response))) => {
-                let mut partial = {
+                let (mut partial, content_length) = {
                     let headers = response.headers();
                     let header = |name: &str| {
                         headers
@@ -157,7 +165,7 @@ pub(super) fn advance(in_flight: InFlight, max_body: u64) -> Result<Step> {
                             .first()
                             .map(|value| String::from_utf8_lossy(value).into_owned())
                     };
-                    Response {
+                    let response = Response {
                         url,
                         status: response.status(),
                         content_range: header("content-range"),
@@ -166,18 +174,37 @@ pub(super) fn advance(in_flight: InFlight, max_body: u64) -> Result<Step> {
                         retry_after: header("retry-after"),
                         location: header("location"),
                         body: Vec::new(),
-                    }
+                    };
+                    let length = header("content-length").and_then(|v| v.trim().parse().ok());
+                    (response, length)
                 };
-                // A range's length is known from its Content-Range: one
-                // buffer of that size, where a growing one would leave its
-                // old copies behind as holes in linear memory.
-                let announced = partial
-                    .content_range
-                    .as_deref()
-                    .and_then(parse_content_range)
-                    .and_then(|(range, _)| range)
-                    .filter(|_| partial.status == 206)
-                    .map_or(0, |range| (range.end - range.start).min(max_body));
+                // A whole file of unknown length grows into its buffer:
+                // the old and the new buffer are both held while it moves,
+                // so it may take half of what the limit leaves.
+                let max_body = match (partial.status, content_length) {
+                    (206, _) => limits.ranged,
+                    (_, Some(_)) => limits.whole,
+                    (_, None) => limits.whole / 2,
+                };
+                // A body's length is known from its Content-Range (a range)
+                // or Content-Length (a whole file): one buffer of that size,
+                // where a growing one would leave its old copies behind as
+                // holes in linear memory, and could outgrow the limit while
+                // it doubles.
+                let announced = if partial.status == 206 {
+                    partial
+                        .content_range
+                        .as_deref()
+                        .and_then(parse_content_range)
+                        .and_then(|(range, _)| range)
+                        .map(|range| range.end - range.start)
+                } else {
+                    content_length
+                };
+                if partial.status != 206 && announced.is_some_and(|length| length > max_body) {
+                    return Err(too_long(&partial, max_body));
+                }
+                let announced = announced.map_or(0, |length| length.min(max_body));
                 partial
                     .body
                     .reserve(usize::try_from(announced).unwrap_or(0));
@@ -200,6 +227,28 @@ pub(super) fn advance(in_flight: InFlight, max_body: u64) -> Result<Step> {
     }
 }
 
+/// The error for a body longer than `max_body`.
+fn too_long(partial: &Response, max_body: u64) -> Error {
+    match partial.status {
+        206 => Error::Protocol(format!(
+            "{} sent more than the {max_body} bytes asked for (status 206)",
+            partial.url
+        )),
+        200 => Error::MemoryLimit(format!(
+            "{} ignores Range requests and sends the whole file (status 200), which is larger \
+             than the {} it may take of the memory limit; raise the limit, or serve the file \
+             from a server that supports Range",
+            partial.url,
+            human_bytes(max_body)
+        )),
+        status => Error::Protocol(format!(
+            "{} answered with status {status} and a body of more than {}",
+            partial.url,
+            human_bytes(max_body)
+        )),
+    }
+}
+
 /// Reads whatever the body stream has without blocking.
 fn read_available(mut in_flight: InFlight) -> Result<Step> {
     let InFlight::Reading {
@@ -215,18 +264,19 @@ fn read_available(mut in_flight: InFlight) -> Result<Step> {
         match stream.read(READ_CHUNK) {
             Ok(chunk) if chunk.is_empty() => return Ok(Step::Pending(in_flight)),
             Ok(chunk) => {
-                partial.body.extend_from_slice(&chunk);
-                let limit = if partial.status == 206 {
-                    *max_body
-                } else {
-                    MAX_WHOLE_BODY
-                };
-                if partial.body.len() as u64 > limit {
-                    return Err(Error::Protocol(format!(
-                        "{} sent more than the {limit} bytes asked for (status {})",
-                        partial.url, partial.status
-                    )));
+                let length = partial.body.len() + chunk.len();
+                if length as u64 > *max_body {
+                    return Err(too_long(partial, *max_body));
                 }
+                if length > partial.body.capacity() {
+                    // Doubling, but never past the most the body may take.
+                    let capacity = usize::try_from(*max_body)
+                        .unwrap_or(usize::MAX)
+                        .min(partial.body.capacity() * 2)
+                        .max(length);
+                    partial.body.reserve_exact(capacity - partial.body.len());
+                }
+                partial.body.extend_from_slice(&chunk);
             }
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(error)) => {

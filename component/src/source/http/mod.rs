@@ -12,6 +12,7 @@ mod wave;
 
 use super::{OpenPath, Opened, Resent, Transport};
 use crate::error::{Error, Result};
+use crate::memory::MemoryBudget;
 use crate::source::FetchOptions;
 use bytes::Bytes;
 use exchange::{Response, WantedBytes, parse_content_range};
@@ -43,7 +44,11 @@ impl HttpTransport {
             size: None,
             version: (None, None),
             conditional: options.conditional_requests,
-            requester: Requester::new(options.retry, options.idle_timeout_ms),
+            requester: Requester::new(
+                options.retry,
+                options.idle_timeout_ms,
+                MemoryBudget::new(options.memory_limit)?.available(),
+            ),
         })
     }
 

@@ -24,6 +24,8 @@ pub(super) struct Requester {
     policy: RetryPolicy,
     /// Longest silence of a server before a request fails, in nanoseconds.
     idle_timeout_ns: u64,
+    /// Largest body accepted from a server that ignores `Range`.
+    whole_body_limit: u64,
     /// A header every request carries: the precondition (`If-Match`, …)
     /// that pins the version opened.
     pub precondition: Option<(String, String)>,
@@ -41,10 +43,11 @@ struct Request {
 }
 
 impl Requester {
-    pub(super) fn new(policy: RetryPolicy, idle_timeout_ms: u64) -> Self {
+    pub(super) fn new(policy: RetryPolicy, idle_timeout_ms: u64, whole_body_limit: u64) -> Self {
         Self {
             policy,
             idle_timeout_ns: idle_timeout_ms.saturating_mul(1_000_000),
+            whole_body_limit,
             precondition: None,
             resent: Resent::default(),
             random: RandomState::new(),
@@ -105,7 +108,11 @@ impl Requester {
             }
             for position in wait(&active, &sleeping) {
                 let (index, in_flight) = active.swap_remove(position);
-                match exchange::advance(in_flight, wanted[index].max_body()) {
+                let limits = exchange::BodyLimits {
+                    ranged: wanted[index].max_body(),
+                    whole: self.whole_body_limit,
+                };
+                match exchange::advance(in_flight, limits) {
                     Ok(Step::Pending(in_flight)) => active.push((index, in_flight)),
                     Ok(Step::Done(response)) => {
                         let request = &mut requests[index];
