@@ -96,7 +96,7 @@ pub fn explain(
             &plan,
             phases,
             (factory.batch_size, None),
-            &Default::default(),
+            (&Default::default(), &Default::default()),
         )?;
         for planned in decoder.scan_plan() {
             let deferred = phases == Phases::Late && !filter_leaves.contains(&planned.column);

@@ -7,8 +7,10 @@
 //! instance is a trap. So every fetched page is checked first:
 //! - its declared uncompressed size must fit in what the memory limit leaves;
 //! - it must be a size its codec can reach from the compressed bytes;
-//! - GZIP and BROTLI pages are inflated into a counter, bounded by the declared
-//!   size, to prove they stop there (this costs their decompression twice).
+//! - GZIP and BROTLI pages, and LZ4 pages stored as LZ4 frames (the decoder's
+//!   fallback for old writers), are inflated into a counter, bounded by the
+//!   declared size, to prove they stop there (this costs their decompression
+//!   twice).
 //!
 //! Headers that do not parse are left for the decoder, which reports them.
 
@@ -87,6 +89,11 @@ fn max_expansion(codec: Compression) -> Option<usize> {
     }
 }
 
+/// How an LZ4 frame starts (little-endian 0x184D2204). The decoder reads an
+/// LZ4 page as Hadoop's framing first, then as LZ4 frames, which it inflates
+/// to their end whatever the header declares.
+const LZ4_FRAME_MAGIC: [u8; 4] = [0x04, 0x22, 0x4D, 0x18];
+
 /// A column chunk's bytes being checked: where they sit and how they are
 /// compressed, for the checks and their messages.
 pub(super) struct ChunkBytes<'a> {
@@ -157,6 +164,9 @@ fn check_expansion(chunk: &ChunkBytes, page: &PageSizes, body: &[u8], at: u64) -
         }
         Compression::BROTLI(_) => {
             bounded_len(brotli::Decompressor::new(compressed, 64 * 1024), expected)
+        }
+        Compression::LZ4 if compressed.starts_with(&LZ4_FRAME_MAGIC) => {
+            bounded_len(lz4_flex::frame::FrameDecoder::new(compressed), expected)
         }
         _ => return Ok(()),
     };
@@ -268,6 +278,20 @@ mod tests {
             &MemoryBudget::default(),
         );
         assert!(matches!(error, Err(Error::CorruptFile(m)) if m.contains("inflates")));
+    }
+
+    #[test]
+    fn an_lz4_frame_page_that_inflates_past_its_declared_size_is_corrupt() {
+        let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        encoder.write_all(&vec![0u8; 1 << 20]).unwrap();
+        let body = encoder.finish().unwrap();
+        let mut bytes = header(1000, body.len() as i32);
+        bytes.extend(&body);
+        let error = check_pages(&chunk(&bytes, Compression::LZ4), &MemoryBudget::default());
+        assert!(matches!(error, Err(Error::CorruptFile(m)) if m.contains("inflates")));
+        let mut honest = header(1 << 20, body.len() as i32);
+        honest.extend(&body);
+        check_pages(&chunk(&honest, Compression::LZ4), &MemoryBudget::default()).unwrap();
     }
 
     #[test]

@@ -128,6 +128,14 @@ impl FilterRun {
     }
 }
 
+/// Rows the row filter of one late-materialized row group tested and kept,
+/// to check them against its row count.
+#[derive(Debug, Default)]
+pub(super) struct FilteredRows {
+    tested: AtomicU64,
+    matched: AtomicU64,
+}
+
 /// How a row group's rows are filtered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phases {
@@ -192,7 +200,7 @@ impl DecoderFactory {
         plan: &GroupPlan,
         phases: Phases,
         (batch_rows, limit): (usize, Option<u64>),
-        counters: &Arc<FilterRun>,
+        (counters, filtered): (&Arc<FilterRun>, &Arc<FilteredRows>),
     ) -> Result<ParquetPushDecoder> {
         let descriptor = self.metadata.parquet_schema();
         let roots = match phases {
@@ -224,7 +232,7 @@ impl DecoderFactory {
             builder = builder.with_row_filter(row_filter(
                 mask,
                 Arc::clone(predicate),
-                Arc::clone(counters),
+                (Arc::clone(counters), Arc::clone(filtered)),
             ));
         }
         Ok(builder.build()?)
@@ -310,11 +318,14 @@ struct ActiveGroup {
     fetched: bool,
     /// Its estimated memory (see [`DecoderFactory::cost`]).
     cost: u64,
-    /// Rows its pages must hold for the plan, when its decoder returns
-    /// every one of them (no row filter inside it, no limit).
+    /// Rows its pages must hold for the plan (unless a limit stops it
+    /// early): all those its decoder returns, or those its row filter
+    /// tests when it has one.
     rows_expected: Option<u64>,
     /// Rows its decoder returned so far.
     rows_read: u64,
+    /// What its row filter tested and kept (late materialization).
+    filtered: Arc<FilteredRows>,
 }
 
 /// A running scan. Yields batches in file order.
@@ -498,10 +509,14 @@ impl BatchStream {
             let plan = self.pending.pop_front().unwrap_or_else(|| unreachable!());
             let phases = self.phases();
             let limit = self.limit_left.map(|limit| limit + self.offset_left);
-            let decoder = self
-                .factory
-                .build(&plan, phases, (batch_rows, limit), &self.counters)?;
-            let rows_expected = (phases != Phases::Late && limit.is_none()).then(|| {
+            let filtered = Arc::new(FilteredRows::default());
+            let decoder = self.factory.build(
+                &plan,
+                phases,
+                (batch_rows, limit),
+                (&self.counters, &filtered),
+            )?;
+            let rows_expected = limit.is_none().then(|| {
                 plan.selection.as_ref().map_or_else(
                     || self.factory.rows(plan.group),
                     |selection| selection.row_count() as u64,
@@ -520,6 +535,7 @@ impl BatchStream {
                 cost,
                 rows_expected,
                 rows_read: 0,
+                filtered,
             });
         }
         if grows {
@@ -639,14 +655,36 @@ impl BatchStream {
 
 /// Fails if a finished row group's pages held fewer or more rows than its
 /// footer says (a damaged or hostile file), rather than return them as if
-/// they were all.
+/// they were all. Where a row filter ran inside the decoder, the filter
+/// columns' pages must hold them all, and the returned columns' pages the
+/// rows the filter kept.
 fn check_row_count(group: &ActiveGroup) -> Result<()> {
-    match group.rows_expected {
-        Some(expected) if expected != group.rows_read => Err(Error::CorruptFile(format!(
-            "row group {} should hold {expected} rows, but its pages held {}",
-            group.row_group, group.rows_read
+    let Some(expected) = group.rows_expected else {
+        return Ok(());
+    };
+    let (held, returned_short) = match group.phases {
+        Phases::Late => {
+            let matched = group.filtered.matched.load(Ordering::Relaxed);
+            (
+                group.filtered.tested.load(Ordering::Relaxed),
+                (matched != group.rows_read).then_some(matched),
+            )
+        }
+        _ => (group.rows_read, None),
+    };
+    let row_group = group.row_group;
+    if held != expected {
+        return Err(Error::CorruptFile(format!(
+            "row group {row_group} should hold {expected} rows, but its pages held {held}"
+        )));
+    }
+    match returned_short {
+        Some(matched) => Err(Error::CorruptFile(format!(
+            "row group {row_group}: {matched} rows matched the filter, but the pages of the \
+             columns returned held {} of them",
+            group.rows_read
         ))),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
@@ -690,12 +728,15 @@ fn step(group: &mut ActiveGroup) {
 fn row_filter(
     mask: ProjectionMask,
     predicate: Arc<BoundPredicate>,
-    counters: Arc<FilterRun>,
+    (counters, filtered): (Arc<FilterRun>, Arc<FilteredRows>),
 ) -> RowFilter {
     let evaluate = move |batch: RecordBatch| {
-        counters
+        let selected = counters
             .select(&predicate, &batch)
-            .map_err(|error| ArrowError::ExternalError(Box::new(error)))
+            .map_err(|error| ArrowError::ExternalError(Box::new(error)))?;
+        (filtered.tested).fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        (filtered.matched).fetch_add(selected.true_count() as u64, Ordering::Relaxed);
+        Ok(selected)
     };
     RowFilter::new(vec![Box::new(ArrowPredicateFn::new(mask, evaluate))])
 }
