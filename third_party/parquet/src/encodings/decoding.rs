@@ -751,6 +751,11 @@ where
 
         let mut read = 0;
         let to_read = buffer.len().min(self.values_left);
+        // Quiver: as `skip` does; a header declaring no values must not
+        // take its first value (`values_left` would wrap).
+        if to_read == 0 {
+            return Ok(0);
+        }
 
         if let Some(value) = self.first_value.take() {
             self.last_value = value;

@@ -386,9 +386,10 @@ impl ByteArrayDecoderPlain {
             return Ok(0);
         }
 
+        // Quiver: a page of no values with bytes left must not divide by zero.
         let estimated_bytes = remaining_bytes
             .checked_mul(to_read)
-            .map(|x| x / self.max_remaining_values)
+            .and_then(|x| x.checked_div(self.max_remaining_values))
             .unwrap_or_default();
 
         output.values.reserve(estimated_bytes);
@@ -467,10 +468,16 @@ impl ByteArrayDecoderDeltaLength {
                     "negative delta length byte array length".to_string(),
                 ));
             }
-            total_bytes += *l as usize;
+            // Quiver: lengths that sum past usize (wasm32) must not wrap.
+            total_bytes = usize::checked_add(total_bytes, *l as usize).ok_or_else(|| {
+                ParquetError::General("delta length byte array lengths overflow".to_string())
+            })?;
         }
 
-        if total_bytes + len_decoder.get_offset() > data.len() {
+        if total_bytes
+            .checked_add(len_decoder.get_offset())
+            .is_none_or(|end| end > data.len())
+        {
             return Err(ParquetError::General(
                 "Insufficient delta length byte array bytes".to_string(),
             ));

@@ -92,7 +92,12 @@ impl DeltaByteArrayDecoder {
             let prefix_length = *prefix_length as usize;
             let suffix_length = *suffix_length as usize;
 
-            if self.data_offset + suffix_length > self.data.len() {
+            // Quiver: a negative suffix length (as usize) must not wrap.
+            if self
+                .data_offset
+                .checked_add(suffix_length)
+                .is_none_or(|end| end > self.data.len())
+            {
                 return Err(ParquetError::EOF("eof decoding byte array".into()));
             }
 
@@ -123,7 +128,12 @@ impl DeltaByteArrayDecoder {
             let prefix_length = *prefix_length as usize;
             let suffix_length = *suffix_length as usize;
 
-            if self.data_offset + suffix_length > self.data.len() {
+            // Quiver: a negative suffix length (as usize) must not wrap.
+            if self
+                .data_offset
+                .checked_add(suffix_length)
+                .is_none_or(|end| end > self.data.len())
+            {
                 return Err(ParquetError::EOF("eof decoding byte array".into()));
             }
 

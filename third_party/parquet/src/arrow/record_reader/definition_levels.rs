@@ -333,7 +333,11 @@ impl PackedDecoder {
         let indicator_value = self.decode_header()?;
         let num_values = run_len(indicator_value as u64)? as usize;
         if indicator_value & 1 == 1 {
-            self.packed_count = num_values;
+            // Quiver: a run declaring more levels than its bytes hold is
+            // malformed data; read the levels there are, as `RleDecoder`
+            // does, rather than index past the end.
+            let available = (self.data.len() - self.data_offset) * 8;
+            self.packed_count = num_values.min(available);
             self.packed_offset = 0;
         } else {
             self.rle_left = num_values;

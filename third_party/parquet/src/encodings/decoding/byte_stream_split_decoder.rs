@@ -87,8 +87,11 @@ fn join_streams_variable(
 
 impl<T: DataType> Decoder<T> for ByteStreamSplitDecoder<T> {
     fn set_data(&mut self, data: Bytes, num_values: usize) -> Result<()> {
+        // Quiver: never more values than the streams hold (a page declaring
+        // more indexed past the end); the reader reports the shortfall.
+        let held = data.len().checked_div(T::get_type_size()).unwrap_or(0);
         self.encoded_bytes = data;
-        self.total_num_values = num_values;
+        self.total_num_values = num_values.min(held);
         self.values_decoded = 0;
 
         Ok(())
@@ -175,8 +178,10 @@ impl<T: DataType> Decoder<T> for VariableWidthByteStreamSplitDecoder<T> {
 
         match T::get_physical_type() {
             Type::FIXED_LEN_BYTE_ARRAY => {
+                // Quiver: as above, never more values than the streams hold.
+                let held = data.len().checked_div(self.type_width).unwrap_or(0);
                 self.encoded_bytes = data;
-                self.total_num_values = num_values;
+                self.total_num_values = num_values.min(held);
                 self.values_decoded = 0;
                 Ok(())
             }
