@@ -1,8 +1,8 @@
 //! The bodies of Quiver's fuzz targets, written once for two callers: the
 //! cargo-fuzz targets in `fuzz_targets/` (nightly, libFuzzer, `make fuzz`)
-//! and the corpus replay in `component/tests/fuzz_corpus.rs` (stable, `make
-//! test`), which compiles this file as a module. Each body takes the raw
-//! bytes of one input; errors are fine, a panic is a bug.
+//! and the corpus replay in `component/tests/fuzz_corpus/mod.rs` (stable,
+//! `make test`), which compiles this file as a module. Each body takes the
+//! raw bytes of one input; errors are fine, a panic is a bug.
 //!
 //! Only the engine's own crates may be named here: the replay builds this
 //! file with the engine's dependencies.
