@@ -41,18 +41,8 @@ def test_open_is_one_suffix_request_and_stats_match_the_server(server, scan_with
 
 
 def test_a_server_that_ignores_range_still_gives_the_right_answer(server, scan_with_stats, duck, data_dir):
-    whole = (data_dir / FILE).read_bytes()
     answered = []
-
-    def send_whole_file(handler) -> bool:
-        answered.append(handler.headers.get("Range"))
-        handler.send_response(200)
-        handler.send_header("Content-Length", str(len(whole)))
-        handler.end_headers()
-        handler.wfile.write(whole)
-        return True
-
-    server.hook = send_whole_file
+    server.hook = _whole_file_hook((data_dir / FILE).read_bytes(), True, answered)
     table, stats = scan_with_stats(server.url(FILE), COLUMNS, WHERE)
     util.assert_tables_equal(table, _expected(duck, data_dir))
     assert len(answered) == 1, f"the whole body from the open serves every read: {answered}"

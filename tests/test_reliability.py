@@ -175,12 +175,20 @@ def _set_declared_size(blob: bytearray, header_at: int, size: int) -> None:
     blob[start:end] = _overlong_varint(zigzag, end - start)
 
 
-def _one_page_file(path, compression: str, values: pa.Array) -> int:
-    """A file of one column (no dictionary); returns the offset of its first data page (pages
-    hold at most 20,000 rows: parquet-cpp's row limit per page)."""
-    pq.write_table(pa.table({"v": values}), path, compression=compression, use_dictionary=False,
+def _pages_file(path, table: pa.Table, compression: str = "none",
+                use_dictionary: bool = False) -> list[int]:
+    """``table`` in one row group without page CRCs, each column in as few pages as the writer
+    allows (at most 20,000 rows a page: parquet-cpp's row limit); returns the offset of each
+    column's first data page."""
+    pq.write_table(table, path, compression=compression, use_dictionary=use_dictionary,
                    data_page_size=1 << 30, write_page_checksum=False)
-    return pq.ParquetFile(path).metadata.row_group(0).column(0).data_page_offset
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    return [group.column(i).data_page_offset for i in range(group.num_columns)]
+
+
+def _one_page_file(path, compression: str, values: pa.Array) -> int:
+    """A file of one column ``v`` (no dictionary); returns the offset of its first data page."""
+    return _pages_file(path, pa.table({"v": values}), compression)[0]
 
 
 def test_a_page_declaring_an_impossible_size_is_refused(run_quiver, tmp_path):
@@ -244,11 +252,10 @@ def _overlong_run_header_file(path, stream: str) -> None:
         run = bytes([4, 101]) + bytes([0x10, 0x32, 0x54, 0x76])
         header_at = 1
     schema = pa.schema([pa.field("v", pa.int64(), nullable=values.null_count > 0)])
-    pq.write_table(pa.table({"v": values}).cast(schema), path, compression="none",
-                   use_dictionary=stream == "dictionary indices", data_page_size=1 << 30,
-                   write_page_checksum=False)
+    [page_at] = _pages_file(path, pa.table({"v": values}).cast(schema),
+                            use_dictionary=stream == "dictionary indices")
     blob = bytearray(path.read_bytes())
-    at = blob.find(run, pq.ParquetFile(path).metadata.row_group(0).column(0).data_page_offset)
+    at = blob.find(run, page_at)
     assert at > 0 and blob.find(run, at + 1) < 0, "the run is not where expected"
     blob[at + header_at:at + header_at + 11] = b"\xff" * 11
     path.write_bytes(blob)
@@ -374,10 +381,7 @@ def test_a_short_page_read_in_two_phases_is_an_error_not_fewer_rows(short, run_q
     path = tmp_path / "short_page_late.parquet"
     table = pa.table({"k": pa.array(range(5000), pa.int64()),
                       "v": pa.array(range(5000), pa.int64())})
-    pq.write_table(table, path, compression="none", use_dictionary=False, data_page_size=1 << 30,
-                   write_page_checksum=False)
-    column = table.column_names.index(short)
-    at = pq.ParquetFile(path).metadata.row_group(0).column(column).data_page_offset
+    at = _pages_file(path, table)[table.column_names.index(short)]
     blob = bytearray(path.read_bytes())
     start, end = _page_num_values_at(blob, at)
     blob[start:end] = _overlong_varint(4000 << 1, end - start)
