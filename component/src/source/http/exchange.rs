@@ -178,33 +178,29 @@ pub(super) fn advance(in_flight: InFlight, limits: BodyLimits) -> Result<Step> {
                     let length = header("content-length").and_then(|v| v.trim().parse().ok());
                     (response, length)
                 };
-                // A whole file of unknown length grows into its buffer:
-                // the old and the new buffer are both held while it moves,
-                // so it may take half of what the limit leaves.
-                let max_body = match (partial.status, content_length) {
-                    (206, _) => limits.ranged,
-                    (_, Some(_)) => limits.whole,
-                    (_, None) => limits.whole / 2,
-                };
-                // A body's length is known from its Content-Range (a range)
-                // or Content-Length (a whole file): one buffer of that size,
+                // The most the body may take, and its length where known:
+                // from its Content-Range (a range) or Content-Length (a
+                // whole file). A known length gets one buffer of that size,
                 // where a growing one would leave its old copies behind as
-                // holes in linear memory, and could outgrow the limit while
-                // it doubles.
-                let announced = if partial.status == 206 {
-                    partial
-                        .content_range
-                        .as_deref()
-                        .and_then(parse_content_range)
-                        .and_then(|(range, _)| range)
-                        .map(|range| range.end - range.start)
-                } else {
-                    content_length
+                // holes in linear memory. A whole file of unknown length
+                // grows into its buffer, holding the old and the new one
+                // while it moves: it may take half of what the limit leaves.
+                let (max_body, announced) = match (partial.status, content_length) {
+                    (206, _) => {
+                        let span = partial
+                            .content_range
+                            .as_deref()
+                            .and_then(parse_content_range)
+                            .and_then(|(range, _)| range);
+                        let length = span.map_or(0, |range| range.end - range.start);
+                        (limits.ranged, length.min(limits.ranged))
+                    }
+                    (_, Some(length)) if length > limits.whole => {
+                        return Err(too_long(&partial, limits.whole));
+                    }
+                    (_, Some(length)) => (limits.whole, length),
+                    (_, None) => (limits.whole / 2, 0),
                 };
-                if partial.status != 206 && announced.is_some_and(|length| length > max_body) {
-                    return Err(too_long(&partial, max_body));
-                }
-                let announced = announced.map_or(0, |length| length.min(max_body));
                 partial
                     .body
                     .reserve(usize::try_from(announced).unwrap_or(0));
