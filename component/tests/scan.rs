@@ -467,3 +467,35 @@ fn a_damaged_row_group_fails_in_its_turn_after_the_rows_before_it() {
         "the scan ends after an error"
     );
 }
+
+#[test]
+fn a_scan_of_some_row_groups_covers_only_them() {
+    let file = open(sample_file()).unwrap();
+    let only = |row_groups: Vec<usize>| ScanRequest {
+        columns: Some(vec!["id".into()]),
+        row_groups: Some(row_groups),
+        ..ScanRequest::default()
+    };
+    let (batches, stats) = collect(&file, only(vec![2, 5]));
+    let expected: Vec<Option<i64>> = (200..300).chain(500..600).map(Some).collect();
+    assert_eq!(ids(&batches, "id"), expected);
+    assert_eq!((stats.row_groups, stats.row_groups_scanned), (2, 2));
+
+    let request = ScanRequest {
+        offset: 150,
+        limit: Some(3),
+        ..only(vec![2, 5])
+    };
+    let (batches, _) = collect(&file, request);
+    assert_eq!(ids(&batches, "id"), [Some(550), Some(551), Some(552)]);
+
+    for wrong in [vec![5, 2], vec![3, 3], vec![10]] {
+        assert!(
+            matches!(
+                file.scan(only(wrong.clone())),
+                Err(Error::InvalidArgument(_))
+            ),
+            "{wrong:?}"
+        );
+    }
+}

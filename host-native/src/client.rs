@@ -5,6 +5,7 @@
 //! engine's typed error, which the caller can act on.
 
 use crate::bindings::EngineError;
+use crate::bindings::filter::{ComputePreference, Expression, Selection};
 use crate::bindings::range_fetch::{FetchOptions, FetchStats};
 use crate::bindings::scan::{
     FileMetadata, OpenOptions, OpenStats, ScanPlan, ScanRequest, ScanStats,
@@ -111,6 +112,25 @@ impl Session {
         Ok(scan
             .batch_stream()
             .call_stats(&mut self.store, stream.0)
+            .await?)
+    }
+
+    /// Parses a SQL WHERE clause into the engine's expression nodes.
+    pub async fn parse_where(&mut self, clause: &str) -> EngineResult<Expression> {
+        let filter = self.engine.quiver_engine_filter();
+        Ok(filter.call_parse(&mut self.store, clause).await?)
+    }
+
+    /// Evaluates `expression` on the rows of `batch` (an Arrow IPC stream).
+    pub async fn evaluate(
+        &mut self,
+        expression: &Expression,
+        batch: &[u8],
+        compute: ComputePreference,
+    ) -> EngineResult<Selection> {
+        let filter = self.engine.quiver_engine_filter();
+        Ok(filter
+            .call_evaluate(&mut self.store, expression, batch, compute)
             .await?)
     }
 

@@ -16,7 +16,10 @@
 pub mod access;
 pub mod bindings;
 pub mod client;
+pub mod dataset;
 pub mod host;
+pub mod pool;
 pub mod runtime;
 pub mod source;
 pub mod state;
+pub mod where_split;

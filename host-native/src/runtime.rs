@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 /// Which build of the engine component to load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +81,32 @@ impl Runtime {
     }
 
     /// Loads the component at `path`, compiling it only when no cached
-    /// compilation for these exact bytes and this wasmtime exists.
+    /// compilation for these exact bytes and this wasmtime exists, for up to
+    /// [`Runtime::DEFAULT_INSTANCES`] live instances.
     pub fn load(path: &Path) -> Result<Self> {
-        let config = Config::new();
+        Self::load_for(path, Self::DEFAULT_INSTANCES)
+    }
+
+    /// Live instances [`Runtime::load`] makes room for.
+    pub const DEFAULT_INSTANCES: u32 = 4;
+
+    /// Loads the component at `path` for up to `instances` live instances
+    /// at once: their memories, tables and stacks come from one pool
+    /// reserved up front (wasmtime's pooling allocator), so starting one is
+    /// cheap.
+    pub fn load_for(path: &Path, instances: u32) -> Result<Self> {
+        let instances = instances.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(instances)
+            // The engine instantiates three core modules; each has one
+            // memory (two of them none) and one table.
+            .total_core_instances(instances * 4)
+            .total_memories(instances * 2)
+            .total_tables(instances * 4)
+            .total_stacks(instances)
+            .max_memory_size(1 << 32);
+        let mut config = Config::new();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;

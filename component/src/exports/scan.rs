@@ -158,6 +158,9 @@ fn core_request(request: WitScanRequest) -> Result<ScanRequest> {
         limit: request.limit,
         batch_size: request.batch_size,
         memory_limit: request.memory_limit,
+        row_groups: request
+            .row_groups
+            .map(|groups| groups.into_iter().map(|group| group as usize).collect()),
     })
 }
 

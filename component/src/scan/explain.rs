@@ -68,8 +68,11 @@ pub fn explain(
     let factory = &prepared.factory;
     let parquet_metadata = metadata.metadata();
     let row_count = |group: usize| parquet_metadata.row_group(group).num_rows().max(0) as u64;
-    let mut groups: Vec<GroupExplanation> = (0..parquet_metadata.num_row_groups())
-        .map(|group| GroupExplanation {
+    let position = |group: usize| prepared.groups.binary_search(&group).unwrap_or_default();
+    let mut groups: Vec<GroupExplanation> = prepared
+        .groups
+        .iter()
+        .map(|&group| GroupExplanation {
             rows: row_count(group),
             verdict: Verdict::Skipped,
             rows_selected: 0,
@@ -77,13 +80,13 @@ pub fn explain(
         })
         .collect();
     for &(group, by) in &prepared.plan.pruned {
-        groups[group].verdict = Verdict::Pruned(by);
+        groups[position(group)].verdict = Verdict::Pruned(by);
     }
     let phases = factory.initial_phases();
     let filter_leaves = factory.filter_leaves();
     let (mut first, mut second) = (Vec::new(), Vec::new());
     for GroupPlan { group, selection } in &prepared.plan.groups {
-        let entry = &mut groups[*group];
+        let entry = &mut groups[position(*group)];
         entry.verdict = Verdict::Read;
         entry.rows_selected = selection
             .as_ref()

@@ -153,21 +153,23 @@ fn offset_index_is_sound(
         })
 }
 
-/// Plans a scan: prunes row groups by their statistics, then pages by the
-/// page index (when loaded), into row selections. `read_leaves` are the
-/// leaves the scan reads (for counting pruned pages).
+/// Plans a scan of the row groups `covered` (in file order): prunes them by
+/// their statistics, then pages by the page index (when loaded), into row
+/// selections. `read_leaves` are the leaves the scan reads (for counting
+/// pruned pages).
 pub fn plan(
     metadata: &ParquetMetaData,
     page_index: Option<&PageIndex>,
     schema: &Schema,
     predicate: Option<&BoundPredicate>,
     read_leaves: &[usize],
+    covered: &[usize],
 ) -> Result<ScanPlan> {
-    let all: Vec<usize> = (0..metadata.num_row_groups()).collect();
     let Some(predicate) = predicate else {
         return Ok(ScanPlan {
-            groups: all
-                .into_iter()
+            groups: covered
+                .iter()
+                .copied()
                 .map(|group| GroupPlan {
                     group,
                     selection: None,
@@ -177,6 +179,7 @@ pub fn plan(
         });
     };
     let names = predicate.columns();
+    let all: Vec<usize> = (0..metadata.num_row_groups()).collect();
     let group_bounds = Bounds::of_row_groups(metadata, schema, names, &all)?;
     let keep = predicate.may_match(&group_bounds)?;
     let predicate_leaves: Vec<usize> = names
@@ -187,7 +190,7 @@ pub fn plan(
         pages_pruned: vec![0; metadata.num_row_groups()],
         ..ScanPlan::default()
     };
-    for group in all {
+    for &group in covered {
         if !keep[group] {
             result.pruned.push((group, PrunedBy::Statistics));
             continue;

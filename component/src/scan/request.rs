@@ -36,6 +36,8 @@ pub struct ScanRequest {
     /// Most bytes the engine may hold while the scan runs; `None` for
     /// [`MemoryBudget::DEFAULT_LIMIT`].
     pub memory_limit: Option<u64>,
+    /// Row groups to read, in increasing order; `None` for all of them.
+    pub row_groups: Option<Vec<usize>>,
 }
 
 impl ScanRequest {
@@ -48,6 +50,8 @@ impl ScanRequest {
 /// A checked request with its plan, before the stream starts.
 pub(super) struct Prepared {
     pub plan: ScanPlan,
+    /// The row groups the scan covers (all of the file's, or those asked for).
+    pub groups: Vec<usize>,
     pub factory: DecoderFactory,
     pub schema: Arc<Schema>,
     pub stats: ScanStats,
@@ -117,11 +121,14 @@ pub(super) fn prepare(
             Vec::new()
         },
     };
-    let all_groups: Vec<usize> = (0..parquet_metadata.num_row_groups()).collect();
+    let groups = covered_row_groups(
+        request.row_groups.as_deref(),
+        parquet_metadata.num_row_groups(),
+    )?;
     let (page_index, index_traffic) = {
         let mut remote = source.borrow_mut();
         let before = remote.stats();
-        let page_index = load_page_index(&mut remote, parquet_metadata, &all_groups, &needs)?;
+        let page_index = load_page_index(&mut remote, parquet_metadata, &groups, &needs)?;
         (page_index, remote.stats().since(before))
     };
     let mut scan_plan = plan(
@@ -130,6 +137,7 @@ pub(super) fn prepare(
         &file_schema,
         predicate.as_deref(),
         &read_leaves,
+        &groups,
     )?;
     let mut probe_traffic = FetchStats::default();
     match &predicate {
@@ -162,8 +170,10 @@ pub(super) fn prepare(
         ))?,
         None => metadata.clone(),
     };
+    let covered = groups.len() as u32;
     Ok(Prepared {
         plan: scan_plan,
+        groups,
         factory: DecoderFactory {
             metadata,
             output_roots,
@@ -175,7 +185,7 @@ pub(super) fn prepare(
         },
         schema,
         stats: ScanStats {
-            row_groups: parquet_metadata.num_row_groups() as u32,
+            row_groups: covered,
             fetch: index_traffic,
             index: index_traffic,
             ..ScanStats::default()
@@ -271,6 +281,25 @@ impl BatchStream {
             compute,
         ))
     }
+}
+
+/// The row groups a scan covers: `requested` once checked (in range, in
+/// increasing order, none twice), else every row group of the file.
+fn covered_row_groups(requested: Option<&[usize]>, in_file: usize) -> Result<Vec<usize>> {
+    let Some(requested) = requested else {
+        return Ok((0..in_file).collect());
+    };
+    if let Some(&group) = requested.iter().find(|&&group| group >= in_file) {
+        return Err(Error::InvalidArgument(format!(
+            "row group {group} does not exist: the file has {in_file}"
+        )));
+    }
+    if requested.windows(2).any(|pair| pair[0] >= pair[1]) {
+        return Err(Error::InvalidArgument(format!(
+            "row groups must be listed in increasing order, each once: {requested:?}"
+        )));
+    }
+    Ok(requested.to_vec())
 }
 
 /// The indices of the output columns, in the order requested.

@@ -43,8 +43,12 @@ pub enum Command {
 /// Flags of `quiver scan`.
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// A local path, a file:// URL or an http(s):// URL.
-    pub source: String,
+    /// What to read, as one table: local paths, file:// or http(s):// URLs,
+    /// directories (every *.parquet file under them) or quoted patterns
+    /// ('data/*.parquet', 'data/**/*.parquet'). Folders named key=value in
+    /// the files' paths become columns (Hive partitioning).
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<String>,
     /// Columns to return, comma-separated, in this order (default: all).
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
@@ -95,6 +99,15 @@ pub struct ScanArgs {
     /// SIMD; `scalar` loads the engine's scalar build.
     #[arg(long, value_enum, default_value_t = Compute::Auto)]
     pub compute: Compute,
+    /// Engine instances scanning at once: files, and runs of a big file's
+    /// row groups, are scanned in parallel and returned in order (default:
+    /// the available cores). The memory limit is split among them.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Least compressed bytes of row groups worth an instance of their own
+    /// when a file is split among instances (suffixes K, M, G).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "16M")]
+    pub min_split_bytes: u64,
 }
 
 /// Kernel tiers for `--compute`.

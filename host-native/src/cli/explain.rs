@@ -1,23 +1,60 @@
 //! `quiver scan --explain`: the plan of a scan, without reading data pages.
 
 use super::Failure;
+use super::args::{Format, ScanArgs};
+use super::query::Query;
 use quiver_host::bindings::quiver::engine::types::ByteRange;
-use quiver_host::bindings::scan::{OpenStats, RowGroupVerdict, ScanPlan};
+use quiver_host::bindings::scan::{OpenStats, RowGroupVerdict, ScanPlan, ScanRequest};
+use quiver_host::client::default_open_options;
+use quiver_host::dataset::Dataset;
+use quiver_host::runtime::Session;
 use serde_json::json;
 use std::io::Write;
 
-/// Prints `plan` as text, or as one JSON object.
-pub fn print(
+/// Plans the scan `args` asks for on each file `query` reads, on
+/// `session`, and prints each plan: as text, or one JSON object per file
+/// (files left out by their partition values are named too).
+pub async fn print_files(
     out: &mut impl Write,
-    url: &str,
-    plan: &ScanPlan,
-    open: &OpenStats,
-    as_json: bool,
+    session: &mut Session,
+    dataset: &Dataset,
+    query: &Query,
+    args: &ScanArgs,
+    format: Format,
 ) -> Result<(), Failure> {
-    if as_json {
-        writeln!(out, "{}", to_json(url, plan, open))?;
-    } else {
-        write_text(out, url, plan, open)?;
+    let as_json = format == Format::Json;
+    for (index, file) in dataset.files.iter().enumerate() {
+        let url = file.source.url.as_str();
+        if !query.files.contains(&index) {
+            if as_json {
+                writeln!(out, "{}", json!({"url": url, "pruned_by": "partition"}))?;
+            } else {
+                writeln!(out, "pruned by partition: {url}")?;
+            }
+            continue;
+        }
+        let mut options = default_open_options();
+        options.fetch.max_retries = args.max_retries;
+        options.fetch.memory_limit = args.memory_limit;
+        let opened = session.open(url, options).await??;
+        let request = ScanRequest {
+            columns: query.file_columns.clone(),
+            filter: query.filter_for(dataset, index),
+            offset: args.offset,
+            limit: args.limit,
+            batch_size: args.batch_size,
+            compute: Some(args.compute.preference()),
+            memory_limit: args.memory_limit,
+            row_groups: None,
+        };
+        let plan = session.explain(&opened, request).await??;
+        let open = session.open_stats(&opened).await?;
+        session.close_file(opened).await?;
+        if as_json {
+            writeln!(out, "{}", to_json(url, &plan, &open))?;
+        } else {
+            write_text(out, url, &plan, &open)?;
+        }
     }
     Ok(())
 }

@@ -5,9 +5,12 @@ pub mod args;
 mod explain;
 mod info;
 mod output;
+mod query;
 mod scan;
 mod serve;
 mod sink;
+mod stats;
+mod units;
 
 use args::{Args, Command};
 use quiver_host::bindings::EngineError;

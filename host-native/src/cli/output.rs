@@ -2,10 +2,9 @@
 //! lines or one Arrow IPC stream.
 
 use super::args::Format;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use arrow_array::RecordBatch;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
-use arrow_ipc::reader::StreamReader;
 use arrow_schema::SchemaRef;
 use std::io::Write;
 
@@ -23,11 +22,8 @@ pub struct BatchWriter<W: Write> {
 }
 
 impl<W: Write> BatchWriter<W> {
-    /// A writer for `format`; `schema_ipc` is the scan's schema as IPC bytes.
-    pub fn new(format: Format, out: W, schema_ipc: &[u8]) -> Result<Self> {
-        let schema = StreamReader::try_new(schema_ipc, None)
-            .context("the engine sent an invalid schema")?
-            .schema();
+    /// A writer for `format` of batches of `schema`.
+    pub fn new(format: Format, out: W, schema: SchemaRef) -> Result<Self> {
         let mut writer = Self {
             schema,
             out: None,
@@ -53,18 +49,8 @@ impl<W: Write> BatchWriter<W> {
         Ok(writer)
     }
 
-    /// Writes the batches of one IPC stream from the engine.
-    pub fn write_ipc(&mut self, ipc: &[u8]) -> Result<()> {
-        let reader =
-            StreamReader::try_new(ipc, None).context("the engine sent an invalid batch")?;
-        for batch in reader {
-            let batch = batch.context("the engine sent an invalid batch")?;
-            self.write(&batch)?;
-        }
-        Ok(())
-    }
-
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    /// Writes one batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.wrote_batch = true;
         if let Some(arrow) = &mut self.arrow {
             arrow.write(batch)?;

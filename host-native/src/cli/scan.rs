@@ -1,23 +1,36 @@
-//! `quiver scan`: run a scan and write its batches in the chosen format.
+//! `quiver scan`: scan one file or many, on one engine instance or several,
+//! and write the batches in file order in the chosen format.
 
 use super::args::{Format, ScanArgs};
-use super::explain;
 use super::output::BatchWriter;
+use super::query::Query;
 use super::sink::Sink;
-use super::{Failure, session_for};
-use quiver_host::bindings::filter::ComputeTier;
-use quiver_host::bindings::range_fetch::FetchStats;
-use quiver_host::bindings::scan::{OpenPath, OpenStats, RowFilter, ScanRequest, ScanStats};
+use super::stats::Totals;
+use super::units::{Unit, plan_units};
+use super::{Failure, explain};
+use anyhow::{Context, anyhow};
+use arrow_array::RecordBatch;
+use arrow_ipc::reader::StreamReader;
+use quiver_host::access::FileAccess;
+use quiver_host::bindings::scan::{OpenOptions, ScanRequest};
 use quiver_host::client::default_open_options;
-use quiver_host::source::Source;
-use serde_json::json;
+use quiver_host::dataset::Dataset;
+use quiver_host::pool::{FileRef, Opened, Pool, ScanEvent};
+use quiver_host::runtime::Runtime;
+use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
+
+/// The engine's memory limit when the user sets none (its own default),
+/// split among the instances of a parallel scan.
+const DEFAULT_MEMORY_LIMIT: u64 = 4 << 30;
 
 /// Runs the scan described by `args`.
 pub async fn run(args: ScanArgs) -> Result<(), Failure> {
     let started = Instant::now();
-    let source = Source::parse(&args.source)?;
+    let dataset = Dataset::resolve(&args.sources)?;
     let format = args.format.unwrap_or_else(|| {
         if args.output.is_none() && std::io::stdout().is_terminal() {
             Format::Table
@@ -25,36 +38,120 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
             Format::Csv
         }
     });
-    // The engine keeps within the limit itself; the instance's memory is
-    // capped a little above it (10%, at least 4 MiB, so that the engine
-    // starts and can refuse a limit too small), so that a mistake there
-    // stops the scan cleanly.
-    let memory_cap = args.memory_limit.map(|bytes| {
-        let slack = (bytes / 10).max(4 << 20);
-        usize::try_from(bytes.saturating_add(slack)).unwrap_or(usize::MAX)
-    });
-    let mut session =
-        session_for(&source, &args.allow_dir, args.compute.build(), memory_cap).await?;
-    let mut options = default_open_options();
-    options.fetch.max_retries = args.max_retries;
-    options.fetch.memory_limit = args.memory_limit;
-    let file = session.open(&source.url, options).await??;
-    let request = ScanRequest {
-        columns: args.columns.clone(),
-        filter: args.where_clause.clone().map(RowFilter::Sql),
-        offset: args.offset,
-        limit: args.limit,
-        batch_size: args.batch_size,
-        compute: Some(args.compute.preference()),
-        memory_limit: args.memory_limit,
+    let threads = args.threads.unwrap_or_else(available_cores).max(1);
+    let component = Runtime::locate_component(args.compute.build())?;
+    let runtime = Arc::new(Runtime::load_for(&component, threads as u32 + 1)?);
+    let local_files: Vec<PathBuf> = dataset
+        .files
+        .iter()
+        .filter_map(|file| file.source.local_path.clone())
+        .collect();
+    let access = || FileAccess::new(&local_files, &args.allow_dir);
+    let mut planner = match (&args.where_clause, dataset.partition_keys.is_empty()) {
+        (Some(_), false) => Some(runtime.session_with(access()?, None).await?),
+        _ => None,
     };
+    let query = Query::plan(
+        &dataset,
+        args.where_clause.as_deref(),
+        args.columns.as_deref(),
+        planner.as_mut(),
+    )
+    .await?;
+    drop(planner);
     if args.explain {
-        let plan = session.explain(&file, request).await??;
-        let open = session.open_stats(&file).await?;
+        let mut session = runtime
+            .session_with(access()?, memory_cap(args.memory_limit))
+            .await?;
         let mut out = std::io::stdout().lock();
-        return explain::print(&mut out, &source.url, &plan, &open, format == Format::Json);
+        return explain::print_files(&mut out, &mut session, &dataset, &query, &args, format).await;
     }
-    let stream = session.scan(&file, request).await??;
+    // Files are opened first, on up to one instance per file, so that their
+    // schemas are checked before any row is written.
+    let opening: Vec<usize> = match query.files.is_empty() {
+        true => vec![0], // only for the schema of an empty answer
+        false => query.files.clone(),
+    };
+    let openers = threads.min(opening.len());
+    let open_limit = instance_limit(args.memory_limit, openers);
+    let mut pool = Pool::new(Arc::clone(&runtime));
+    pool.add_workers(openers, access, memory_cap(open_limit))
+        .await?;
+    let options = open_options(&args, open_limit);
+    let replies: Vec<_> = opening
+        .iter()
+        .enumerate()
+        .map(|(position, &file)| pool.open(position % openers, file_ref(&dataset, file), options))
+        .collect();
+    let mut opened: Vec<Opened> = Vec::with_capacity(replies.len());
+    for reply in replies {
+        opened.push(
+            reply
+                .await
+                .map_err(|_| anyhow!("an engine worker stopped"))???,
+        );
+    }
+    let first = (
+        dataset.files[opening[0]].source.url.as_str(),
+        &opened[0].metadata,
+    );
+    for (position, file) in opened.iter().enumerate().skip(1) {
+        let url = dataset.files[opening[position]].source.url.as_str();
+        query.check_schema(&dataset, first, (url, &file.metadata))?;
+    }
+    let file_schema = StreamReader::try_new(&opened[0].metadata.arrow_schema[..], None)
+        .context("the engine sent an invalid schema")?
+        .schema();
+    let layout = query.layout(&dataset, &file_schema)?;
+
+    let units: Vec<Unit> = match query.files.is_empty() {
+        true => Vec::new(),
+        false => plan_units(&opened, openers, threads, args.min_split_bytes),
+    };
+    let workers = units.iter().map(|unit| unit.worker + 1).max().unwrap_or(1);
+    let scan_limit = instance_limit(args.memory_limit, workers.max(openers));
+    pool.add_workers(
+        workers.saturating_sub(openers),
+        access,
+        memory_cap(scan_limit),
+    )
+    .await?;
+    // One unit takes the offset and limit itself; across several, each
+    // returns at most offset + limit rows and the rows are cut here.
+    let (engine_window, mut window) = match units.len() {
+        1 => ((args.offset, args.limit), RowWindow::everything()),
+        _ => (
+            (
+                None,
+                args.limit
+                    .map(|limit| limit.saturating_add(args.offset.unwrap_or(0))),
+            ),
+            RowWindow::new(args.offset.unwrap_or(0), args.limit),
+        ),
+    };
+    let mut receivers: VecDeque<_> = units
+        .iter()
+        .map(|unit| {
+            let file = query.files[unit.position];
+            let request = ScanRequest {
+                columns: query.file_columns.clone(),
+                filter: query.filter_for(&dataset, file),
+                offset: engine_window.0,
+                limit: engine_window.1,
+                batch_size: args.batch_size,
+                compute: Some(args.compute.preference()),
+                memory_limit: scan_limit,
+                row_groups: unit.row_groups.clone(),
+            };
+            let receiver = pool.scan(unit.worker, file_ref(&dataset, file), options, request);
+            (file, receiver)
+        })
+        .collect();
+
+    let mut totals = Totals::new(&dataset, &query, workers.max(openers));
+    for open in &opened {
+        totals.add_open(&open.open);
+    }
     let sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::fs::File::create(path).map_err(|e| {
             anyhow::Error::from(e).context(format!("cannot create {}", path.display()))
@@ -62,11 +159,35 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         None => Box::new(std::io::stdout().lock()),
     };
     let (sink, reader_gone) = Sink::new(sink);
-    let schema = session.schema(&stream).await?;
-    let mut writer = BatchWriter::new(format, std::io::BufWriter::new(sink), &schema)?;
+    let mut writer = BatchWriter::new(
+        format,
+        std::io::BufWriter::new(sink),
+        Arc::clone(&layout.schema),
+    )?;
     let written = async {
-        while let Some(batch) = session.next_batch(&stream).await?? {
-            writer.write_ipc(&batch)?;
+        'units: while let Some((file, events)) = receivers.front_mut() {
+            while let Some(event) = events.recv().await {
+                match event {
+                    ScanEvent::Batch(ipc) => {
+                        for batch in decode(&ipc)? {
+                            let batch = layout.assemble(&dataset, *file, &batch)?;
+                            if let Some(batch) = window.cut(batch) {
+                                totals.rows_returned += batch.num_rows() as u64;
+                                writer.write(&batch)?;
+                            }
+                            if window.is_full() {
+                                break 'units;
+                            }
+                        }
+                    }
+                    ScanEvent::Finished { stats, opens } => {
+                        totals.add_scan(*file, &stats, &opens);
+                    }
+                    ScanEvent::Failed(error) => return Err(Failure::Engine(error)),
+                    ScanEvent::Broken(error) => return Err(Failure::Host(error)),
+                }
+            }
+            receivers.pop_front();
         }
         writer.finish().map_err(Failure::from)
     };
@@ -76,72 +197,106 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         Err(_) if reader_gone.get() => return Ok(()),
         outcome => outcome?,
     }
-    if args.stats {
-        let scan_stats = session.scan_stats(&stream).await?;
-        let traffic = session.fetch_stats(&file).await?;
-        let open = session.open_stats(&file).await?;
-        let line = stats_json(
-            &scan_stats,
-            &traffic,
-            &open,
-            session.peak_memory_bytes(),
-            started,
-        );
-        eprintln!("{line}");
+    // The limit may have been reached before every scan ended: stop them,
+    // and count what they did.
+    pool.stop();
+    for (file, mut events) in receivers {
+        while let Some(event) = events.recv().await {
+            if let ScanEvent::Finished { stats, opens } = event {
+                totals.add_scan(file, &stats, &opens);
+            }
+        }
     }
-    session.close_stream(stream).await?;
-    session.close_file(file).await?;
+    let peak_memory_bytes = pool.finish().await?;
+    if args.stats {
+        eprintln!("{}", totals.to_json(peak_memory_bytes, started));
+    }
     Ok(())
 }
 
-/// The `--stats` line. Requests, bytes and round trips cover the whole
-/// command: the open (footer) and the scan (page index and data).
-fn stats_json(
-    stats: &ScanStats,
-    traffic: &FetchStats,
-    open: &OpenStats,
-    peak_memory_bytes: usize,
-    started: Instant,
-) -> serde_json::Value {
-    let open_path = match open.path {
-        OpenPath::SuffixRange => "suffix-range",
-        OpenPath::WholeFile => "whole-file",
-        OpenPath::RangeAfter416 => "range-after-416",
-        OpenPath::RangeAfterProbe => "range-after-probe",
-        OpenPath::LocalFile => "local-file",
-    };
-    json!({
-        "requests": traffic.requests,
-        "bytes_fetched": traffic.bytes_fetched,
-        "round_trips": traffic.round_trips,
-        "retries": traffic.retries,
-        "open_path": open_path,
-        "open_requests": open.fetch.requests,
-        "bytes_footer": open.fetch.bytes_fetched,
-        "bytes_index": stats.index.bytes_fetched,
-        "bytes_data": stats.fetch.bytes_fetched - stats.index.bytes_fetched,
-        "row_groups": stats.row_groups,
-        "row_groups_pruned": stats.row_groups_pruned,
-        "row_groups_scanned": stats.row_groups_scanned,
-        "pages_pruned": stats.pages_pruned,
-        "rows_scanned": stats.rows_scanned,
-        "rows_matched": stats.rows_matched,
-        "rows_returned": stats.rows_returned,
-        "elapsed_ms": started.elapsed().as_millis() as u64,
-        "peak_memory_bytes": peak_memory_bytes,
-        "gpu_adapter": stats.gpu_adapter,
-        "kernels": stats.kernels.iter().map(|kernel| json!({
-            "predicate": kernel.predicate,
-            "column_type": kernel.column_type,
-            "tier": match kernel.tier {
-                ComputeTier::Gpu => "gpu",
-                ComputeTier::Simd => "simd",
-                ComputeTier::Scalar => "scalar",
-            },
-            "reason": kernel.reason,
-            "batches": kernel.batches,
-            "rows": kernel.rows,
-            "ms": kernel.nanos as f64 / 1e6,
-        })).collect::<Vec<_>>(),
+/// The batches of one IPC stream from the engine.
+fn decode(ipc: &[u8]) -> anyhow::Result<Vec<RecordBatch>> {
+    StreamReader::try_new(ipc, None)
+        .and_then(|reader| reader.collect())
+        .context("the engine sent an invalid batch")
+}
+
+/// What the workers call file `index` of the dataset.
+fn file_ref(dataset: &Dataset, index: usize) -> FileRef {
+    FileRef {
+        index,
+        url: dataset.files[index].source.url.clone(),
+    }
+}
+
+/// The open options of every file.
+fn open_options(args: &ScanArgs, memory_limit: Option<u64>) -> OpenOptions {
+    let mut options = default_open_options();
+    options.fetch.max_retries = args.max_retries;
+    options.fetch.memory_limit = memory_limit;
+    options
+}
+
+/// The memory limit of each of `instances` instances: the user's (or the
+/// default) split evenly; a lone instance gets the user's as it is.
+fn instance_limit(total: Option<u64>, instances: usize) -> Option<u64> {
+    match instances {
+        0 | 1 => total,
+        n => Some(total.unwrap_or(DEFAULT_MEMORY_LIMIT) / n as u64),
+    }
+}
+
+/// The cap on an instance's linear memory for an engine limit of `limit`:
+/// the engine keeps within the limit itself; the cap sits a little above
+/// it (10%, at least 4 MiB, so that the engine starts and can refuse a
+/// limit too small), so that a mistake there stops the scan cleanly.
+fn memory_cap(limit: Option<u64>) -> Option<usize> {
+    limit.map(|bytes| {
+        let slack = (bytes / 10).max(4 << 20);
+        usize::try_from(bytes.saturating_add(slack)).unwrap_or(usize::MAX)
     })
+}
+
+/// The cores this process may use (1 when unknown).
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get())
+}
+
+/// The rows to keep from a run of batches: skip some, then take at most so
+/// many.
+struct RowWindow {
+    skip: u64,
+    take: Option<u64>,
+}
+
+impl RowWindow {
+    fn everything() -> Self {
+        Self::new(0, None)
+    }
+
+    fn new(skip: u64, take: Option<u64>) -> Self {
+        Self { skip, take }
+    }
+
+    /// The part of `batch` inside the window (`None`: no row of it).
+    fn cut(&mut self, batch: RecordBatch) -> Option<RecordBatch> {
+        let rows = batch.num_rows() as u64;
+        let skipped = self.skip.min(rows);
+        self.skip -= skipped;
+        let taken = self
+            .take
+            .map_or(rows - skipped, |take| take.min(rows - skipped));
+        if let Some(take) = &mut self.take {
+            *take -= taken;
+        }
+        if taken == 0 && rows > 0 {
+            return None;
+        }
+        Some(batch.slice(skipped as usize, taken as usize))
+    }
+
+    /// Whether no more rows can be kept.
+    fn is_full(&self) -> bool {
+        self.take == Some(0)
+    }
 }

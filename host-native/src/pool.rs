@@ -1,0 +1,306 @@
+//! Several engine instances working at once, one tokio task each, all made
+//! from one compiled component (and one pooling allocator, see
+//! [`Runtime::load_for`]).
+//!
+//! Each worker owns its instance and keeps the files it opened. It takes
+//! jobs in the order they were given to it: opening a file, or scanning
+//! some of a file's row groups into a channel of its own. The caller reads
+//! the channels in whatever order it wants the rows in; a channel holds a
+//! few batches, so a worker ahead of the reader waits instead of piling up
+//! memory.
+
+use crate::access::FileAccess;
+use crate::bindings::EngineError;
+use crate::bindings::scan::{FileMetadata, OpenOptions, OpenStats, ScanRequest, ScanStats};
+use crate::client::ParquetFile;
+use crate::runtime::{Runtime, Session};
+use anyhow::Result;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Batches a scan's channel holds before its worker waits for the reader.
+const BATCHES_AHEAD: usize = 4;
+
+/// A file as the workers know it: its place in the query and its URL.
+#[derive(Debug, Clone)]
+pub struct FileRef {
+    /// Its index among the query's files (the key workers keep it under).
+    pub index: usize,
+    /// The URL the engine opens.
+    pub url: String,
+}
+
+/// What opening a file told.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The footer's metadata.
+    pub metadata: FileMetadata,
+    /// What the open cost.
+    pub open: OpenStats,
+}
+
+/// What a worker sends about one scan, in order: batches, then one end.
+pub enum ScanEvent {
+    /// The next batch, an Arrow IPC stream.
+    Batch(Vec<u8>),
+    /// The scan ended: what it did, and the opens it needed (a file this
+    /// worker had not opened yet).
+    Finished {
+        /// The scan's statistics.
+        stats: ScanStats,
+        /// Opens made for this scan.
+        opens: Vec<OpenStats>,
+    },
+    /// The engine refused or failed the scan with a typed error.
+    Failed(EngineError),
+    /// The instance trapped or the host failed.
+    Broken(anyhow::Error),
+}
+
+/// The outer layer fails on a trap or host failure, the inner one carries
+/// the engine's typed error.
+type Outcome<T> = Result<Result<T, EngineError>>;
+
+enum Job {
+    Open {
+        file: FileRef,
+        options: OpenOptions,
+        reply: oneshot::Sender<Outcome<Opened>>,
+    },
+    Scan {
+        file: FileRef,
+        options: OpenOptions,
+        request: ScanRequest,
+        events: mpsc::Sender<ScanEvent>,
+    },
+}
+
+/// A set of workers, each with its own engine instance.
+pub struct Pool {
+    runtime: Arc<Runtime>,
+    jobs: Vec<mpsc::UnboundedSender<Job>>,
+    tasks: Vec<JoinHandle<usize>>,
+    /// Set once the caller needs no more batches.
+    stop: Arc<AtomicBool>,
+}
+
+impl Pool {
+    /// A pool of no workers yet, whose instances `runtime` will make.
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        Self {
+            runtime,
+            jobs: Vec::new(),
+            tasks: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Starts `count` more workers, each with an instance that reads what
+    /// `access` allows and whose linear memory is capped at `memory_cap`.
+    pub async fn add_workers(
+        &mut self,
+        count: usize,
+        access: impl Fn() -> Result<FileAccess>,
+        memory_cap: Option<usize>,
+    ) -> Result<()> {
+        for _ in 0..count {
+            let session = self.runtime.session_with(access()?, memory_cap).await?;
+            let (sender, receiver) = mpsc::unbounded_channel();
+            self.jobs.push(sender);
+            let stop = Arc::clone(&self.stop);
+            self.tasks.push(tokio::spawn(work(session, receiver, stop)));
+        }
+        Ok(())
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Has `worker` open `file`; the answer comes once it is done (after the
+    /// jobs given to it before).
+    pub fn open(
+        &self,
+        worker: usize,
+        file: FileRef,
+        options: OpenOptions,
+    ) -> oneshot::Receiver<Outcome<Opened>> {
+        let (reply, answer) = oneshot::channel();
+        // A worker that is gone drops the reply: the receiver then says so.
+        let _ = self.jobs[worker].send(Job::Open {
+            file,
+            options,
+            reply,
+        });
+        answer
+    }
+
+    /// Has `worker` scan `file` (opening it first with `options` if it has
+    /// not yet); the batches and the end come through the returned channel.
+    /// Dropping the receiver stops the scan at its next batch.
+    pub fn scan(
+        &self,
+        worker: usize,
+        file: FileRef,
+        options: OpenOptions,
+        request: ScanRequest,
+    ) -> mpsc::Receiver<ScanEvent> {
+        let (events, receiver) = mpsc::channel(BATCHES_AHEAD);
+        let _ = self.jobs[worker].send(Job::Scan {
+            file,
+            options,
+            request,
+            events,
+        });
+        receiver
+    }
+
+    /// Ends every scan early: a running scan stops before its next batch
+    /// and sends its end (with what it did so far); scans not started yet
+    /// end without sending anything.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits for every worker to finish its jobs and returns the sum of
+    /// their instances' peak memory, in bytes.
+    pub async fn finish(self) -> Result<usize> {
+        drop(self.jobs);
+        let mut peak = 0;
+        for task in self.tasks {
+            peak += task.await?;
+        }
+        Ok(peak)
+    }
+}
+
+/// A worker's loop: runs its jobs in order, then closes its files and
+/// returns its instance's peak memory.
+async fn work(
+    mut session: Session,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    stop: Arc<AtomicBool>,
+) -> usize {
+    let mut files: HashMap<usize, ParquetFile> = HashMap::new();
+    while let Some(job) = jobs.recv().await {
+        match job {
+            Job::Open {
+                file,
+                options,
+                reply,
+            } => {
+                let opened = open(&mut session, &mut files, &file, options).await;
+                let answer = match opened {
+                    Ok(Ok(Some(open))) => describe(&mut session, &files[&file.index], open).await,
+                    Ok(Ok(None)) => Ok(Err(EngineError::Internal(format!(
+                        "{} was opened twice by one worker",
+                        file.url
+                    )))),
+                    Ok(Err(error)) => Ok(Err(error)),
+                    Err(error) => Err(error),
+                };
+                let _ = reply.send(answer);
+            }
+            Job::Scan {
+                file,
+                options,
+                request,
+                events,
+            } => {
+                if stop.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let scanned = scan(
+                    &mut session,
+                    &mut files,
+                    &file,
+                    options,
+                    request,
+                    &events,
+                    &stop,
+                );
+                let end = match scanned.await {
+                    Ok(Ok(Some(end))) => end,
+                    Ok(Ok(None)) => continue, // the reader is gone
+                    Ok(Err(error)) => ScanEvent::Failed(error),
+                    Err(error) => ScanEvent::Broken(error),
+                };
+                let _ = events.send(end).await;
+            }
+        }
+    }
+    for (_, file) in files.drain() {
+        let _ = session.close_file(file).await;
+    }
+    session.peak_memory_bytes()
+}
+
+/// Opens `file` unless this worker has; returns what the open cost (`None`
+/// when it was open already).
+async fn open(
+    session: &mut Session,
+    files: &mut HashMap<usize, ParquetFile>,
+    file: &FileRef,
+    options: OpenOptions,
+) -> Outcome<Option<OpenStats>> {
+    if files.contains_key(&file.index) {
+        return Ok(Ok(None));
+    }
+    let opened = match session.open(&file.url, options).await? {
+        Ok(opened) => opened,
+        Err(error) => return Ok(Err(error)),
+    };
+    let open = session.open_stats(&opened).await?;
+    files.insert(file.index, opened);
+    Ok(Ok(Some(open)))
+}
+
+async fn describe(session: &mut Session, file: &ParquetFile, open: OpenStats) -> Outcome<Opened> {
+    let metadata = session.metadata(file).await?;
+    Ok(Ok(Opened { metadata, open }))
+}
+
+/// Runs one scan into `events` until it ends or `stop` is set; returns its
+/// end event, or `None` when the reader went away.
+async fn scan(
+    session: &mut Session,
+    files: &mut HashMap<usize, ParquetFile>,
+    file: &FileRef,
+    options: OpenOptions,
+    request: ScanRequest,
+    events: &mpsc::Sender<ScanEvent>,
+    stop: &AtomicBool,
+) -> Outcome<Option<ScanEvent>> {
+    let opens: Vec<OpenStats> = match open(session, files, file, options).await? {
+        Ok(open) => open.into_iter().collect(),
+        Err(error) => return Ok(Err(error)),
+    };
+    let stream = match session.scan(&files[&file.index], request).await? {
+        Ok(stream) => stream,
+        Err(error) => return Ok(Err(error)),
+    };
+    let outcome = loop {
+        if stop.load(Ordering::Relaxed) {
+            let stats = session.scan_stats(&stream).await?;
+            break Some(Ok(ScanEvent::Finished { stats, opens }));
+        }
+        match session.next_batch(&stream).await? {
+            Ok(Some(batch)) => {
+                if events.send(ScanEvent::Batch(batch)).await.is_err() {
+                    break None;
+                }
+            }
+            Ok(None) => {
+                let stats = session.scan_stats(&stream).await?;
+                break Some(Ok(ScanEvent::Finished { stats, opens }));
+            }
+            Err(error) => break Some(Err(error)),
+        }
+    };
+    session.close_stream(stream).await?;
+    Ok(outcome.transpose())
+}
