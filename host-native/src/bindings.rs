@@ -17,5 +17,5 @@ wasmtime::component::bindgen!({
     },
 });
 
+pub use exports::quiver::engine::types::{Error as EngineError, HttpStatusError};
 pub use exports::quiver::engine::{filter, range_fetch, scan};
-pub use quiver::engine::types::{Error as EngineError, HttpStatusError};

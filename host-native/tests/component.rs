@@ -5,8 +5,8 @@
 use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use quiver_host::access::FileAccess;
 use quiver_host::bindings::EngineError;
+use quiver_host::bindings::exports::quiver::engine::types::ByteRange;
 use quiver_host::bindings::filter::{ComputePreference, Literal, Node};
-use quiver_host::bindings::quiver::engine::types::ByteRange;
 use quiver_host::bindings::range_fetch::FetchOptions;
 use quiver_host::runtime::{Runtime, Session};
 use quiver_host::state::MemoryLimitExceeded;
@@ -45,7 +45,7 @@ fn no_fetch_options() -> FetchOptions {
 }
 
 #[test]
-fn the_world_imports_http_and_gpu_and_exports_the_three_interfaces() {
+fn the_world_imports_http_and_gpu_and_exports_its_interfaces() {
     let engine = wasmtime::Engine::default();
     let component = wasmtime::component::Component::from_file(&engine, component_path()).unwrap();
     let ty = component.component_type();
@@ -67,7 +67,12 @@ fn the_world_imports_http_and_gpu_and_exports_the_three_interfaces() {
             "{wanted} not in {imports:?}"
         );
     }
+    assert!(
+        !imports.iter().any(|i| i.starts_with("quiver:engine/types")),
+        "the shared types are exported, never imported: {imports:?}"
+    );
     for wanted in [
+        "quiver:engine/types@0.1.0",
         "quiver:engine/range-fetch@0.1.0",
         "quiver:engine/filter@0.1.0",
         "quiver:engine/scan@0.1.0",

@@ -7,7 +7,7 @@ mod fault_server;
 
 use fault_server::FaultServer;
 use quiver_host::bindings::EngineError;
-use quiver_host::bindings::quiver::engine::types::ByteRange;
+use quiver_host::bindings::exports::quiver::engine::types::ByteRange;
 use quiver_host::bindings::range_fetch::{FetchOptions, FetchStats};
 use quiver_host::runtime::{Runtime, Session};
 use std::path::PathBuf;

@@ -1,7 +1,9 @@
 //! Converting core errors into the WIT `error` variant (the only place that
 //! does).
 
-use crate::bindings::quiver::engine::types::{ByteRange, Error as WitError, HttpStatusError};
+use crate::bindings::exports::quiver::engine::types::{
+    ByteRange, Error as WitError, HttpStatusError,
+};
 use crate::error::Error;
 
 impl From<Error> for WitError {

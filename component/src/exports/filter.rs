@@ -6,7 +6,7 @@ use crate::bindings::exports::quiver::engine::filter::{
     BetweenNode, CompareNode, Comparison, ComputePreference, Expression, Guest, InListNode,
     IsNullNode, LikeNode, Literal as WitLiteral, Node, Selection,
 };
-use crate::bindings::quiver::engine::types::Error as WitError;
+use crate::bindings::exports::quiver::engine::types::Error as WitError;
 use crate::error::{Error, Result};
 use crate::filter::{CompareOp, Decimal, Expr, Literal, MAX_DEPTH, bind, parse_where, to_sql};
 use crate::ipc::decode_stream;

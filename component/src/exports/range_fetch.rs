@@ -5,7 +5,7 @@ use crate::bindings::exports::quiver::engine::range_fetch::{
     FetchOptions as WitFetchOptions, FetchStats as WitFetchStats, Guest, GuestRemoteFile,
     RemoteFile as WitRemoteFile,
 };
-use crate::bindings::quiver::engine::types::{ByteRange, Error as WitError};
+use crate::bindings::exports::quiver::engine::types::{ByteRange, Error as WitError};
 use crate::error::Error;
 use crate::source::{FetchOptions, FetchStats, RemoteFile, RetryPolicy, transport_for};
 use std::cell::RefCell;

@@ -10,8 +10,8 @@ use crate::bindings::exports::quiver::engine::scan::{
     ParquetFile as WitParquetFile, RowFilter, RowGroupInfo, RowGroupPlan, RowGroupVerdict,
     ScanPlan, ScanRequest as WitScanRequest, ScanStats as WitScanStats,
 };
-use crate::bindings::quiver::engine::types::ByteRange;
-use crate::bindings::quiver::engine::types::Error as WitError;
+use crate::bindings::exports::quiver::engine::types::ByteRange;
+use crate::bindings::exports::quiver::engine::types::Error as WitError;
 use crate::error::Result;
 use crate::filter::parse_where;
 use crate::ipc::encode_schema;

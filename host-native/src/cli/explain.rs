@@ -3,7 +3,7 @@
 use super::Failure;
 use super::args::{Format, ScanArgs};
 use super::query::Query;
-use quiver_host::bindings::quiver::engine::types::ByteRange;
+use quiver_host::bindings::exports::quiver::engine::types::ByteRange;
 use quiver_host::bindings::scan::{OpenStats, RowGroupVerdict, ScanPlan, ScanRequest};
 use quiver_host::client::default_open_options;
 use quiver_host::dataset::Dataset;
