@@ -27,7 +27,8 @@ APT_PACKAGES := clang-19 llvm-19 lld-19 wasi-libc mesa-vulkan-drivers libvulkan1
 BROWSER := host-browser
 NPM_INSTALLED := $(BROWSER)/node_modules/.installed
 
-.PHONY: setup build component host browser browser-demo test test-rust test-conformance lint demo bench-io bench-kernels bench-browser fuzz clean
+.PHONY: setup build component host browser browser-demo test test-rust test-conformance lint demo bench-io bench-kernels bench-browser bench-threads fuzz clean \
+	stock-engine scan-app example-python
 
 ## setup: install the rustup target and the Debian packages the build needs
 setup: .setup-done
@@ -78,6 +79,7 @@ lint: setup
 	$(CARGO) clippy --release -p quiver-host --all-targets -- -D warnings
 	$(CARGO) clippy --release -p quiver-engine --all-targets -- -D warnings
 	$(SIMD_FLAGS) $(CARGO) clippy --release -p quiver-engine --target $(WASM_TARGET) -- -D warnings
+	$(SIMD_FLAGS) $(CARGO) clippy --release -p quiver-no-gpu --target $(WASM_TARGET) -- -D warnings
 
 test-rust: build
 	$(CARGO) test --release -p quiver-engine
@@ -88,7 +90,7 @@ $(VENV)/.installed: tests/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
-test-conformance: build $(VENV)/.installed
+test-conformance: build $(VENV)/.installed scan-app
 	$(PYTHON) -m pytest tests -q
 
 $(VENV)/.bench-installed: tests/bench/requirements.txt $(VENV)/.installed
@@ -112,6 +114,11 @@ bench-kernels: build
 	@mkdir -p tests/.bench
 	target/release/bench-kernels --rows 8388608 | tee tests/.bench/kernels.md
 
+## bench-threads: wall time of one scan on 1..all cores (`--threads`), on a local file and over
+## HTTP with latency, next to DuckDB's own scaling (a benchmark, not a test)
+bench-threads: build $(VENV)/.installed $(VENV)/.bench-installed
+	$(PYTHON) tests/bench/bench_threads.py
+
 ## demo: serve the bundled sample over HTTP and query it with range requests
 demo: build
 	@set -e; log=$$(mktemp); \
@@ -127,6 +134,53 @@ demo: build
 	$(QUIVER) scan $$url --columns id,pickup_at,vendor,tip_amount \
 		--where "pickup_at >= TIMESTAMP '2024-01-15 23:00:00' AND pickup_at < DATE '2024-01-16' AND tip_amount > 10" \
 		--format json --stats
+
+# ---- Stock hosts: the engine with only WASI imports, and a Python application -------------
+# (examples/README.md). wac plugs one component's exports into another's imports.
+NO_GPU_WASM := target/$(WASM_TARGET)/release/quiver_no_gpu.wasm
+STOCK_ENGINE := target/release/quiver-engine-wasi.wasm
+PYTHON_APP := target/release/python-scan.wasm
+SCAN_APP := target/release/scan-app.wasm
+EXAMPLES_VENV := .venv-examples
+
+## stock-engine: the engine plugged with no-gpu (a GPU capability with no adapter), so that it
+## imports only WASI 0.2 and loads on stock hosts: target/release/quiver-engine-wasi.wasm
+stock-engine: component
+	@# Without the registry client (default feature), which `wac plug` needs not.
+	@command -v wac >/dev/null || $(CARGO) install wac-cli --locked --version 0.12.0 --no-default-features
+	$(SIMD_FLAGS) $(CARGO) build --release -p quiver-no-gpu --target $(WASM_TARGET)
+	wac plug $(ENGINE_WASM) --plug $(NO_GPU_WASM) -o $(STOCK_ENGINE)
+
+$(EXAMPLES_VENV)/.installed: examples/requirements.txt
+	python3 -m venv $(EXAMPLES_VENV)
+	$(EXAMPLES_VENV)/bin/pip install --quiet --disable-pip-version-check -r examples/requirements.txt
+	touch $@
+
+## scan-app: examples/python-scan built with componentize-py (python-scan.wasm), then plugged
+## into the stock engine: target/release/scan-app.wasm imports only WASI
+scan-app: stock-engine $(PYTHON_APP)
+	wac plug $(PYTHON_APP) --plug $(STOCK_ENGINE) -o $(SCAN_APP)
+
+# A file target: componentize-py's output differs from run to run, and each new scan-app.wasm
+# costs wasmtime a fresh compile (wac's output is the same for the same inputs).
+$(PYTHON_APP): $(EXAMPLES_VENV)/.installed $(wildcard examples/python-scan/*.py wit/*.wit)
+	$(EXAMPLES_VENV)/bin/componentize-py -d wit -w scan-client componentize \
+		-p examples/python-scan app -o $@
+
+## example-python: run scan-app on a stock wasmtime host (wasmtime-py, WASI + wasi:http only)
+## against the bundled sample served over HTTP
+example-python: scan-app host
+	@set -e; log=$$(mktemp); \
+	$(QUIVER) serve tests/data --port 0 > $$log & server=$$!; \
+	trap 'kill $$server 2>/dev/null' EXIT; \
+	for _ in $$(seq 50); do grep -q http $$log && break; sleep 0.1; done; \
+	url=$$(grep -o 'http://[^ ]*' $$log)sample.parquet; \
+	run="$(EXAMPLES_VENV)/bin/python examples/run_component.py $(SCAN_APP)"; \
+	echo "== long card trips: count and total fare ($$url)"; \
+	$$run $$url --where "trip_distance > 20 AND payment_type = 'card'" --sum fare_amount; \
+	echo "== passengers on 15 January (nulls skipped)"; \
+	$$run $$url --where "pickup_at >= DATE '2024-01-15' AND pickup_at < DATE '2024-01-16'" --sum passenger_count
+# ---- end of stock hosts --------------------------------------------------------------------
 
 # cargo-fuzz wants nightly (sanitizers); stable works with RUSTC_BOOTSTRAP=1.
 FUZZ_SECONDS ?= 600
@@ -153,4 +207,4 @@ fuzz:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .setup-done $(BROWSER)/node_modules $(BROWSER)/dist
+	rm -rf $(VENV) $(EXAMPLES_VENV) .setup-done $(BROWSER)/node_modules $(BROWSER)/dist

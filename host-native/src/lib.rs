@@ -7,9 +7,10 @@
 //! logic lives in the component.
 //!
 //! [`runtime::Runtime`] compiles (or loads from the cache) the component;
-//! [`runtime::Session`] is one instance; [`source::Source`] turns what a user
-//! typed into a URL and the local file it names; [`access::FileAccess`] is
-//! what an instance may read.
+//! [`runtime::Session`] is one instance; [`pool::Pool`] runs several at once;
+//! [`source::Source`] turns what a user typed into a URL and the local file
+//! it names, and [`dataset::Dataset`] many of them into one table;
+//! [`access::FileAccess`] is what an instance may read.
 
 #![warn(missing_docs)]
 
