@@ -5,9 +5,9 @@
 //! Each worker owns its instance and keeps the files it opened. It takes
 //! jobs in the order they were given to it: opening a file, or scanning
 //! some of a file's row groups into a channel of its own. The caller reads
-//! the channels in whatever order it wants the rows in; a channel holds a
-//! few batches, so a worker ahead of the reader waits instead of piling up
-//! memory.
+//! the channels in whatever order it wants the rows in. A channel holds at
+//! most so many bytes of batches, so a worker ahead of the reader keeps
+//! working until then, and waits instead of piling up memory.
 
 use crate::access::FileAccess;
 use crate::bindings::EngineError;
@@ -18,11 +18,11 @@ use anyhow::Result;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// Batches a scan's channel holds before its worker waits for the reader.
-const BATCHES_AHEAD: usize = 4;
+/// Batches are counted against a channel's room in KiB.
+const KIB: usize = 1024;
 
 /// A file as the workers know it: its place in the query and its URL.
 #[derive(Debug, Clone)]
@@ -74,8 +74,64 @@ enum Job {
         file: FileRef,
         options: OpenOptions,
         request: ScanRequest,
-        events: mpsc::Sender<ScanEvent>,
+        events: EventSender,
     },
+}
+
+/// The sending side of a scan's channel: waits for room before each batch.
+struct EventSender {
+    events: mpsc::UnboundedSender<ScanEvent>,
+    room: Arc<Semaphore>,
+    capacity_kib: u32,
+}
+
+impl EventSender {
+    /// Sends `event`, first waiting for room for a batch; false when the
+    /// reader is gone.
+    async fn send(&self, event: ScanEvent) -> bool {
+        if let ScanEvent::Batch(batch) = &event {
+            let kib = batch_kib(batch.len(), self.capacity_kib);
+            match self.room.acquire_many(kib).await {
+                Ok(permit) => permit.forget(),
+                Err(_) => return false, // closed: the reader is gone
+            }
+        }
+        self.events.send(event).is_ok()
+    }
+}
+
+/// The batches and end of one scan, in order (see [`Pool::scan`]).
+pub struct ScanReceiver {
+    events: mpsc::UnboundedReceiver<ScanEvent>,
+    room: Arc<Semaphore>,
+    capacity_kib: u32,
+}
+
+impl ScanReceiver {
+    /// The next event, or `None` once the worker has sent its last.
+    pub async fn recv(&mut self) -> Option<ScanEvent> {
+        let event = self.events.recv().await?;
+        if let ScanEvent::Batch(batch) = &event {
+            self.room
+                .add_permits(batch_kib(batch.len(), self.capacity_kib) as usize);
+        }
+        Some(event)
+    }
+}
+
+impl Drop for ScanReceiver {
+    fn drop(&mut self) {
+        // A worker waiting for room learns that no one will read.
+        self.room.close();
+    }
+}
+
+/// The room a batch of `bytes` takes: its KiB, at least 1 and at most the
+/// whole channel (a bigger batch then waits for an empty channel).
+fn batch_kib(bytes: usize, capacity_kib: u32) -> u32 {
+    u32::try_from(bytes.div_ceil(KIB))
+        .unwrap_or(u32::MAX)
+        .clamp(1, capacity_kib)
 }
 
 /// A set of workers, each with its own engine instance.
@@ -140,16 +196,32 @@ impl Pool {
     }
 
     /// Has `worker` scan `file` (opening it first with `options` if it has
-    /// not yet); the batches and the end come through the returned channel.
-    /// Dropping the receiver stops the scan at its next batch.
+    /// not yet); the batches and the end come through the returned channel,
+    /// which holds up to `buffer_bytes` of batches not read yet. Dropping
+    /// the receiver stops the scan at its next batch.
     pub fn scan(
         &self,
         worker: usize,
         file: FileRef,
         options: OpenOptions,
         request: ScanRequest,
-    ) -> mpsc::Receiver<ScanEvent> {
-        let (events, receiver) = mpsc::channel(BATCHES_AHEAD);
+        buffer_bytes: u64,
+    ) -> ScanReceiver {
+        let capacity_kib = u32::try_from(buffer_bytes / KIB as u64)
+            .unwrap_or(u32::MAX)
+            .clamp(1, Semaphore::MAX_PERMITS as u32);
+        let room = Arc::new(Semaphore::new(capacity_kib as usize));
+        let (sender, events) = mpsc::unbounded_channel();
+        let receiver = ScanReceiver {
+            events,
+            room: Arc::clone(&room),
+            capacity_kib,
+        };
+        let events = EventSender {
+            events: sender,
+            room,
+            capacity_kib,
+        };
         let _ = self.jobs[worker].send(Job::Scan {
             file,
             options,
@@ -229,7 +301,7 @@ async fn work(
                     Ok(Err(error)) => ScanEvent::Failed(error),
                     Err(error) => ScanEvent::Broken(error),
                 };
-                let _ = events.send(end).await;
+                events.send(end).await;
             }
         }
     }
@@ -272,7 +344,7 @@ async fn scan(
     file: &FileRef,
     options: OpenOptions,
     request: ScanRequest,
-    events: &mpsc::Sender<ScanEvent>,
+    events: &EventSender,
     stop: &AtomicBool,
 ) -> Outcome<Option<ScanEvent>> {
     let opens: Vec<OpenStats> = match open(session, files, file, options).await? {
@@ -290,7 +362,7 @@ async fn scan(
         }
         match session.next_batch(&stream).await? {
             Ok(Some(batch)) => {
-                if events.send(ScanEvent::Batch(batch)).await.is_err() {
+                if !events.send(ScanEvent::Batch(batch)).await {
                     break None;
                 }
             }

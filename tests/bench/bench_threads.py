@@ -6,9 +6,11 @@ every answer is right.
 
     .venv/bin/python tests/bench/bench_threads.py [--quiver BIN] [--latency-ms 20] [--repeat 3]
 
-Data: the TPC-H ``lineitem`` file that ``bench_io.py`` generates (pyarrow, page index, sorted by
-``l_orderkey``, 128 Ki-row row groups, 41 MB) in tests/.bench/. The queries decode and return
-three columns of the rows a filter keeps (Arrow IPC written to /dev/null), and a count.
+Data: the TPC-H ``lineitem`` files that ``bench_io.py`` generates in tests/.bench/: one file
+(pyarrow, page index, sorted by ``l_orderkey``, 128 Ki-row row groups, 41 MB), split among the
+instances by row groups, and all four (the same rows written four ways, 167 MB) read as one
+table, one file per instance. The queries decode and return one or three columns of the rows a
+filter keeps (Arrow IPC, read back to count the rows).
 
 Each time is the median of ``--repeat`` runs of the whole command (process start, component
 load from the compilation cache, opens, scan, output). The ratio is the time on 1 thread over the
@@ -34,18 +36,22 @@ import bench_io  # noqa: E402
 from bench_io import BENCH_DIR, REPO, RangeServer  # noqa: E402
 
 FILE = "pa_sorted_pageindex.parquet"
+#: All four of bench_io's files: the same rows written four ways, read as one table.
+ALL_FILES = [f.name for f in bench_io.FILES]
 QUERIES = [
-    ("3 columns, discount >= 0.05 (55%)", ["l_orderkey", "l_extendedprice", "l_comment"],
+    ("3 columns, discount >= 0.05 (55%)", [FILE], ["l_orderkey", "l_extendedprice", "l_comment"],
      "l_discount >= 0.05"),
-    ("3 columns, all rows", ["l_orderkey", "l_shipdate", "l_comment"], None),
-    ("count, shipmode = 'AIR' (14%)", [], "l_shipmode = 'AIR'"),
+    ("3 columns, all rows", [FILE], ["l_orderkey", "l_shipdate", "l_comment"], None),
+    ("1 column, shipmode = 'AIR' (14%)", [FILE], ["l_orderkey"], "l_shipmode = 'AIR'"),
+    ("4 files, 3 columns, discount >= 0.05", ALL_FILES,
+     ["l_orderkey", "l_extendedprice", "l_comment"], "l_discount >= 0.05"),
 ]
 
 
-def quiver_time(binary: Path, source: str, columns, where, threads: int, repeat: int,
+def quiver_time(binary: Path, sources: list[str], columns, where, threads: int, repeat: int,
                 server: RangeServer | None) -> tuple[float, int, int, int]:
     """Median seconds, rows, and (for HTTP) requests and bytes counted at the server."""
-    args = [str(binary), "scan", source, "--threads", str(threads), "--format", "arrow"]
+    args = [str(binary), "scan", *sources, "--threads", str(threads), "--format", "arrow"]
     args += ["--columns", ",".join(columns)]
     if where:
         args += ["--where", where]
@@ -66,9 +72,10 @@ def quiver_time(binary: Path, source: str, columns, where, threads: int, repeat:
     return statistics.median(times), rows, requests, sent
 
 
-def duckdb_time(path: Path, columns, where, threads: int, repeat: int) -> tuple[float, int]:
-    select = ", ".join(columns) if columns else "count(*)"
-    sql = f"SELECT {select} FROM read_parquet('{path}')" + (f" WHERE {where}" if where else "")
+def duckdb_time(paths: list[Path], columns, where, threads: int, repeat: int) -> tuple[float, int]:
+    listed = ", ".join(f"'{path}'" for path in paths)
+    sql = f"SELECT {', '.join(columns)} FROM read_parquet([{listed}])"
+    sql += f" WHERE {where}" if where else ""
     times, rows = [], 0
     for _ in range(repeat):
         con = bench_io.duck()
@@ -76,7 +83,7 @@ def duckdb_time(path: Path, columns, where, threads: int, repeat: int) -> tuple[
         started = time.monotonic()
         table = con.execute(sql).to_arrow_table()
         times.append(time.monotonic() - started)
-        rows = table.num_rows if columns else table.column(0)[0].as_py()
+        rows = table.num_rows
         con.close()
     return statistics.median(times), rows
 
@@ -88,34 +95,34 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     bench_io.generate(BENCH_DIR)
-    path = BENCH_DIR / FILE
     cores = os.cpu_count() or 1
     counts = sorted({1, 2, cores} if cores >= 2 else {1})
     lines = [f"Scaling of one scan with `--threads` on {cores} cores "
-             f"({FILE}, {path.stat().st_size / 1e6:.1f} MB; median of {args.repeat}):", "",
+             f"(TPC-H lineitem sf={bench_io.SCALE_FACTOR}; median of {args.repeat}):", "",
              "| query | where | threads | Quiver s | Quiver ×1 | DuckDB s | DuckDB ×1 "
              "| requests | MB at server |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     failed = False
     with RangeServer(BENCH_DIR, latency_s=args.latency_ms / 1000) as server:
-        for name, columns, where in QUERIES:
-            expected = duckdb_time(path, columns, where, 1, 1)[1]
+        for name, files, columns, where in QUERIES:
+            paths = [BENCH_DIR / file for file in files]
+            expected = duckdb_time(paths, columns, where, 1, 1)[1]
             for place in ("local", f"HTTP +{args.latency_ms:g} ms"):
                 base = duck_base = None
                 for threads in counts:
                     http = place != "local"
-                    source = server.url(FILE) if http else str(path)
+                    sources = [server.url(file) if http else str(BENCH_DIR / file) for file in files]
                     seconds, rows, requests, sent = quiver_time(
-                        args.quiver, source, columns, where, threads, args.repeat,
+                        args.quiver, sources, columns, where, threads, args.repeat,
                         server if http else None)
-                    if columns and rows != expected:
+                    if rows != expected:
                         failed = True
                         print(f"MISMATCH {name} {place} threads={threads}: {rows} rows, "
                               f"DuckDB {expected}", file=sys.stderr)
                     base = base or seconds
                     duck_cell = duck_ratio = "–"
                     if not http:
-                        duck_seconds, _ = duckdb_time(path, columns, where, threads, args.repeat)
+                        duck_seconds, _ = duckdb_time(paths, columns, where, threads, args.repeat)
                         duck_base = duck_base or duck_seconds
                         duck_cell = f"{duck_seconds:.2f}"
                         duck_ratio = f"{duck_base / duck_seconds:.2f}"

@@ -116,6 +116,9 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         memory_cap(scan_limit),
     )
     .await?;
+    // A worker ahead of the writer may keep a quarter of its instance's
+    // limit in batches not written yet, on the host.
+    let buffer_bytes = scan_limit.unwrap_or(DEFAULT_MEMORY_LIMIT) / 4;
     // One unit takes the offset and limit itself; across several, each
     // returns at most offset + limit rows and the rows are cut here.
     let (engine_window, mut window) = match units.len() {
@@ -143,7 +146,13 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
                 memory_limit: scan_limit,
                 row_groups: unit.row_groups.clone(),
             };
-            let receiver = pool.scan(unit.worker, file_ref(&dataset, file), options, request);
+            let receiver = pool.scan(
+                unit.worker,
+                file_ref(&dataset, file),
+                options,
+                request,
+                buffer_bytes,
+            );
             (file, receiver)
         })
         .collect();
