@@ -141,6 +141,7 @@ NO_GPU_WASM := target/$(WASM_TARGET)/release/quiver_no_gpu.wasm
 STOCK_ENGINE := target/release/quiver-engine-wasi.wasm
 PYTHON_APP := target/release/python-scan.wasm
 SCAN_APP := target/release/scan-app.wasm
+SCAN_APP_GPU := target/release/scan-app-gpu.wasm
 EXAMPLES_VENV := .venv-examples
 
 ## stock-engine: the engine plugged with no-gpu (a GPU capability with no adapter), so that it
@@ -157,9 +158,11 @@ $(EXAMPLES_VENV)/.installed: examples/requirements.txt
 	touch $@
 
 ## scan-app: examples/python-scan built with componentize-py (python-scan.wasm), then plugged
-## into the stock engine: target/release/scan-app.wasm imports only WASI
+## into the stock engine: target/release/scan-app.wasm imports only WASI; and into the engine
+## itself: target/release/scan-app-gpu.wasm imports the gpu interface too (for `quiver run`)
 scan-app: stock-engine $(PYTHON_APP)
 	wac plug $(PYTHON_APP) --plug $(STOCK_ENGINE) -o $(SCAN_APP)
+	wac plug $(PYTHON_APP) --plug $(ENGINE_WASM) -o $(SCAN_APP_GPU)
 
 # A file target: componentize-py's output differs from run to run, and each new scan-app.wasm
 # costs wasmtime a fresh compile (wac's output is the same for the same inputs).

@@ -7,7 +7,9 @@ fails these tests with the command that builds it, never skips them:
   WASI 0.2 and wasi:http from its host;
 * ``scan-app.wasm``: examples/python-scan (componentize-py) plugged into it, run by
   examples/run_component.py, a stock wasmtime-py host, against tests/data/sample.parquet
-  served over HTTP; its counts and sums are checked against DuckDB on the local file.
+  served over HTTP; its counts and sums are checked against DuckDB on the local file;
+* ``scan-app-gpu.wasm``: the same app plugged into the engine itself (which imports the gpu
+  interface), run by host-native's library (``quiver run``), which provides it on wgpu.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ RELEASE = util.REPO_ROOT / "target" / "release"
 STOCK_ENGINE = RELEASE / "quiver-engine-wasi.wasm"
 ENGINE = RELEASE / "quiver-engine.wasm"
 SCAN_APP = RELEASE / "scan-app.wasm"
+SCAN_APP_GPU = RELEASE / "scan-app-gpu.wasm"
+#: The hosts that run the app: the stock wasmtime-py runner (app + stock engine), and the
+#: `quiver run` of host-native's library (app + the engine with its gpu import).
+HOSTS = ["stock", "quiver"]
 #: The first run compiles a component (10–20 s on 2 cores); later runs hit wasmtime's cache.
 TIMEOUT = 180
 
@@ -53,9 +59,13 @@ def sample_url():
         yield server.url(util.SAMPLE_PATH.name)
 
 
-def run_app(*args: str) -> subprocess.CompletedProcess:
-    """``run_component.py scan-app.wasm ARGS…`` with text output."""
-    cmd = [sys.executable, str(RUNNER), str(artifact(SCAN_APP)), *args]
+def run_app(*args: str, host: str = "stock") -> subprocess.CompletedProcess:
+    """``run_component.py scan-app.wasm ARGS…`` or ``quiver run scan-app-gpu.wasm ARGS…``, with
+    text output."""
+    if host == "stock":
+        cmd = [sys.executable, str(RUNNER), str(artifact(SCAN_APP)), *args]
+    else:
+        cmd = [str(util.quiver_binary()), "run", str(artifact(SCAN_APP_GPU)), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT,
                           stdin=subprocess.DEVNULL)
 
@@ -82,14 +92,15 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("host", HOSTS)
 @pytest.mark.parametrize("where,column", CASES)
-def test_python_app_matches_duckdb(sample_url, duck, where, column):
+def test_python_app_matches_duckdb(sample_url, duck, where, column, host):
     args = [sample_url]
     if where:
         args += ["--where", where]
     if column:
         args += ["--sum", column]
-    proc = run_app(*args)
+    proc = run_app(*args, host=host)
     assert_no_traceback(proc)
     assert proc.returncode == 0, proc.stderr
     line = proc.stdout.strip()
@@ -125,9 +136,10 @@ def test_python_app_matches_duckdb(sample_url, duck, where, column):
     ([], "error: the URL of a Parquet file is missing"),
     (["{url}", "--where"], "error: --where needs a value"),
 ], ids=["bad-where", "type-mismatch", "unknown-column", "404", "no-url", "no-where-value"])
-def test_python_app_errors_are_clear(sample_url, args, message):
+@pytest.mark.parametrize("host", HOSTS)
+def test_python_app_errors_are_clear(sample_url, args, message, host):
     base = sample_url.rsplit("/", 1)[0] + "/"
-    proc = run_app(*(a.format(url=sample_url, base=base) for a in args))
+    proc = run_app(*(a.format(url=sample_url, base=base) for a in args), host=host)
     assert_no_traceback(proc)
     assert proc.returncode == 1, (proc.returncode, proc.stderr)
     assert proc.stdout == ""
@@ -189,3 +201,10 @@ def test_engine_without_no_gpu_is_refused_clearly():
     assert proc.returncode == 2, proc.stderr
     assert "quiver:engine/gpu@0.1.0" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_quiver_run_refuses_a_component_that_is_not_a_command():
+    proc = subprocess.run([str(util.quiver_binary()), "run", str(artifact(ENGINE))],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 2, proc.stderr
+    assert "is not a command component" in proc.stderr and "wasi:cli/run" in proc.stderr, proc.stderr

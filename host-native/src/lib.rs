@@ -10,13 +10,15 @@
 //! [`runtime::Session`] is one instance; [`pool::Pool`] runs several at once;
 //! [`source::Source`] turns what a user typed into a URL and the local file
 //! it names, and [`dataset::Dataset`] many of them into one table;
-//! [`access::FileAccess`] is what an instance may read.
+//! [`access::FileAccess`] is what an instance may read; [`command::run`] runs
+//! an application component composed with the engine.
 
 #![warn(missing_docs)]
 
 pub mod access;
 pub mod bindings;
 pub mod client;
+pub mod command;
 pub mod dataset;
 pub mod host;
 pub mod pool;

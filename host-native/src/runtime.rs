@@ -111,13 +111,7 @@ impl Runtime {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let component = load_cached(&engine, &bytes)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        crate::bindings::quiver::engine::gpu::add_to_linker::<_, HasSelf<_>>(
-            &mut linker,
-            |state| state,
-        )?;
+        let linker = capabilities(&engine)?;
         let pre = EnginePre::new(linker.instantiate_pre(&component)?)?;
         Ok(Self { engine, pre })
     }
@@ -147,8 +141,20 @@ impl Runtime {
     }
 }
 
+/// A linker with what the host offers a component: WASI 0.2, `wasi:http`
+/// and the `gpu` interface.
+pub(crate) fn capabilities(engine: &Engine) -> Result<Linker<QuiverState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    crate::bindings::quiver::engine::gpu::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| {
+        state
+    })?;
+    Ok(linker)
+}
+
 /// The compiled component from the cache, or compiled now and cached.
-fn load_cached(engine: &Engine, wasm: &[u8]) -> Result<Component> {
+pub(crate) fn load_cached(engine: &Engine, wasm: &[u8]) -> Result<Component> {
     let Some(path) = cache_path(engine, wasm) else {
         return Ok(Component::new(engine, wasm)?);
     };

@@ -82,6 +82,23 @@ impl QuiverState {
     pub fn new(access: &FileAccess, memory_limit: Option<usize>) -> anyhow::Result<Self> {
         let mut builder = WasiCtx::builder();
         builder.inherit_stderr();
+        Self::with(builder, access, memory_limit)
+    }
+
+    /// The state of a command: as [`QuiverState::new`] without a memory
+    /// limit, with `args` as its arguments and the host's standard input,
+    /// output and error.
+    pub fn command(access: &FileAccess, args: &[String]) -> anyhow::Result<Self> {
+        let mut builder = WasiCtx::builder();
+        builder.inherit_stdio().args(args);
+        Self::with(builder, access, None)
+    }
+
+    fn with(
+        mut builder: wasmtime_wasi::WasiCtxBuilder,
+        access: &FileAccess,
+        memory_limit: Option<usize>,
+    ) -> anyhow::Result<Self> {
         for (directory, guest_path) in access.preopens() {
             builder.preopened_dir(directory, guest_path, FsPerms::ReadOnly)?;
         }

@@ -30,6 +30,19 @@ pub enum Command {
     },
     /// Read rows, optionally filtered and limited.
     Scan(ScanArgs),
+    /// Run a command component (one that exports wasi:cli/run), such as an
+    /// application composed with the engine by `wac plug`, with WASI,
+    /// wasi:http and the GPU interface.
+    Run {
+        /// The component file.
+        component: PathBuf,
+        /// Let the component read this directory (repeatable; read-only).
+        #[arg(long, value_name = "DIR")]
+        allow_dir: Vec<PathBuf>,
+        /// Arguments passed to the component.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Serve a directory over HTTP with Range support (for demos and tests).
     Serve {
         /// The directory to serve.

@@ -24,6 +24,8 @@ pub enum Failure {
     Engine(EngineError),
     /// The host failed or the component trapped (exit 2).
     Host(anyhow::Error),
+    /// A command component said it failed, in its own words (exit 1).
+    CommandFailed,
 }
 
 impl From<anyhow::Error> for Failure {
@@ -57,6 +59,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 allow_dir,
             } => info::run(&source, json, &allow_dir).await,
             Command::Scan(scan_args) => scan::run(scan_args).await,
+            Command::Run {
+                component,
+                allow_dir,
+                args,
+            } => run_command(&component, &allow_dir, args).await,
             Command::Serve { dir, port } => serve::run(&dir, port).await,
         }
     })
@@ -68,6 +75,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
 pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::CommandFailed) => ExitCode::from(1),
         Err(Failure::Engine(error)) => {
             eprintln!("quiver: error: {}", describe_error(&error));
             ExitCode::from(1)
@@ -99,6 +107,24 @@ pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
             }
             ExitCode::from(2)
         }
+    }
+}
+
+/// `quiver run`: the component gets its file name and `args` as its
+/// arguments, and may read `allowed_directories`.
+async fn run_command(
+    component: &std::path::Path,
+    allowed_directories: &[std::path::PathBuf],
+    args: Vec<String>,
+) -> Result<(), Failure> {
+    let access = quiver_host::access::FileAccess::new(&[], allowed_directories)?;
+    let name = component
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    let argv: Vec<String> = std::iter::once(name).chain(args).collect();
+    match quiver_host::command::run(component, &argv, &access).await? {
+        Ok(()) => Ok(()),
+        Err(()) => Err(Failure::CommandFailed),
     }
 }
 
