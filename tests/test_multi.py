@@ -8,6 +8,7 @@ groups per file); every answer is compared with DuckDB's ``read_parquet([...])``
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from urllib.parse import unquote
@@ -191,3 +192,19 @@ def test_one_file_split_among_instances_keeps_order_and_memory_bound(run_quiver,
         assert stats["instances"] <= threads
         # Each instance gets its share of the limit; their memories together stay near it.
         assert stats["peak_memory_bytes"] <= 64 * 2**20 * 1.1 + stats["instances"] * 4 * 2**20, stats
+
+
+def test_explain_lists_each_file_and_those_partitions_rule_out(hive_dir, run_quiver):
+    proc = run_quiver("scan", hive_dir, "--where", "year = 2021 AND id < 1100", "--explain",
+                      "--format", "json")
+    assert proc.returncode == 0, util.describe(proc)
+    plans = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(plans) == 8
+    pruned = [p["url"] for p in plans if p.get("pruned_by") == "partition"]
+    assert len(pruned) == 6 and all("year=2021" not in unquote(url) for url in pruned), pruned
+    kept = [p for p in plans if "pruned_by" not in p]
+    # year=2021 holds ids 1000..1999: region=eu 1000..1499 keeps 1000..1099; region=us none.
+    verdicts = {unquote(p["url"]).split("/")[-2]: {g["verdict"] for g in p["row_groups"]}
+                for p in kept}
+    assert verdicts["region=us"] == {"pruned by statistics"}, verdicts
+    assert "read" in verdicts["region=eu"], verdicts
