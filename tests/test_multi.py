@@ -208,3 +208,14 @@ def test_explain_lists_each_file_and_those_partitions_rule_out(hive_dir, run_qui
                 for p in kept}
     assert verdicts["region=us"] == {"pruned by statistics"}, verdicts
     assert "read" in verdicts["region=eu"], verdicts
+
+
+def test_a_file_column_named_like_a_partition_key_is_refused(run_quiver, tmp_path):
+    folder = tmp_path / "year=2024"
+    folder.mkdir()
+    con = util.duckdb_connect()
+    con.execute(f"COPY (SELECT 1 AS id, 2023 AS year) TO '{folder / 'a.parquet'}' (FORMAT PARQUET)")
+    con.close()
+    proc = run_quiver("scan", tmp_path, "--format", "csv")
+    message = assert_clean_error(proc)
+    assert "partition key" in message and '"year"' in message, message

@@ -196,9 +196,9 @@ impl Pool {
     }
 
     /// Has `worker` scan `file` (opening it first with `options` if it has
-    /// not yet); the batches and the end come through the returned channel,
-    /// which holds up to `buffer_bytes` of batches not read yet. Dropping
-    /// the receiver stops the scan at its next batch.
+    /// not yet), then close it; the batches and the end come through the
+    /// returned channel, which holds up to `buffer_bytes` of batches not
+    /// read yet. Dropping the receiver stops the scan at its next batch.
     pub fn scan(
         &self,
         worker: usize,
@@ -296,12 +296,18 @@ async fn work(
                     &stop,
                 );
                 let end = match scanned.await {
-                    Ok(Ok(Some(end))) => end,
-                    Ok(Ok(None)) => continue, // the reader is gone
-                    Ok(Err(error)) => ScanEvent::Failed(error),
-                    Err(error) => ScanEvent::Broken(error),
+                    Ok(Ok(Some(end))) => Some(end),
+                    Ok(Ok(None)) => None, // the reader is gone
+                    Ok(Err(error)) => Some(ScanEvent::Failed(error)),
+                    Err(error) => Some(ScanEvent::Broken(error)),
                 };
-                events.send(end).await;
+                // Its footer and tail are no longer needed here.
+                if let Some(opened) = files.remove(&file.index) {
+                    let _ = session.close_file(opened).await;
+                }
+                if let Some(end) = end {
+                    events.send(end).await;
+                }
             }
         }
     }

@@ -112,11 +112,11 @@ pub struct ScanArgs {
     /// SIMD; `scalar` loads the engine's scalar build.
     #[arg(long, value_enum, default_value_t = Compute::Auto)]
     pub compute: Compute,
-    /// Engine instances scanning at once: files, and runs of a big file's
-    /// row groups, are scanned in parallel and returned in order (default:
-    /// the available cores). The memory limit is split among them.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    /// Engine instances scanning at once, 1 to 256: files, and runs of a
+    /// big file's row groups, are scanned in parallel and returned in order
+    /// (default: the available cores). The memory limit is split among them.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// Least compressed bytes of row groups worth an instance of their own
     /// when a file is split among instances (suffixes K, M, G).
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "16M")]

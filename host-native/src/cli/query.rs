@@ -94,7 +94,6 @@ impl Query {
     /// with one type, and without `--columns` both must have the same ones.
     pub fn check_schema(
         &self,
-        dataset: &Dataset,
         first: (&str, &FileMetadata),
         file: (&str, &FileMetadata),
     ) -> Result<(), EngineError> {
@@ -102,14 +101,6 @@ impl Query {
         let find = |metadata: &FileMetadata, name: &str| -> Option<ColumnInfo> {
             metadata.columns.iter().find(|c| c.name == name).cloned()
         };
-        for column in &first.columns {
-            if dataset.partition_position(&column.name).is_some() {
-                return Err(EngineError::InvalidArgument(format!(
-                    "{first_url} has a column {:?}, which is also a partition key of its path",
-                    column.name
-                )));
-            }
-        }
         let names: Vec<String> = match &self.file_columns {
             Some(names) => names.clone(),
             None => {
@@ -154,6 +145,17 @@ impl Query {
     /// How output batches are made from the batches of a file's scan,
     /// whose columns are those of `file_schema` that the query asks for.
     pub fn layout(&self, dataset: &Dataset, file_schema: &Schema) -> Result<Layout, Failure> {
+        if let Some(field) = file_schema
+            .fields()
+            .iter()
+            .find(|field| dataset.partition_position(field.name()).is_some())
+        {
+            return Err(EngineError::InvalidArgument(format!(
+                "the files have a column {:?}, which is also a partition key of their paths",
+                field.name()
+            ))
+            .into());
+        }
         let read: Vec<String> = match &self.file_columns {
             Some(names) => names.clone(),
             None => file_schema

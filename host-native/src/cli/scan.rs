@@ -38,7 +38,10 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
             Format::Csv
         }
     });
-    let threads = args.threads.unwrap_or_else(available_cores).max(1);
+    let threads = args
+        .threads
+        .map_or_else(available_cores, usize::from)
+        .clamp(1, 256);
     let component = Runtime::locate_component(args.compute.build())?;
     let runtime = Arc::new(Runtime::load_for(&component, threads as u32 + 1)?);
     let local_files: Vec<PathBuf> = dataset
@@ -97,7 +100,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
     );
     for (position, file) in opened.iter().enumerate().skip(1) {
         let url = dataset.files[opening[position]].source.url.as_str();
-        query.check_schema(&dataset, first, (url, &file.metadata))?;
+        query.check_schema(first, (url, &file.metadata))?;
     }
     let file_schema = StreamReader::try_new(&opened[0].metadata.arrow_schema[..], None)
         .context("the engine sent an invalid schema")?
@@ -307,5 +310,34 @@ impl RowWindow {
     /// Whether no more rows can be kept.
     fn is_full(&self) -> bool {
         self.take == Some(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, Int64Array};
+
+    fn batch(values: std::ops::Range<i64>) -> RecordBatch {
+        let column: ArrayRef = Arc::new(Int64Array::from_iter_values(values));
+        RecordBatch::try_from_iter([("v", column)]).unwrap()
+    }
+
+    fn values(batch: &RecordBatch) -> Vec<i64> {
+        let column = batch.column(0).as_any().downcast_ref::<Int64Array>();
+        column.unwrap().values().to_vec()
+    }
+
+    #[test]
+    fn the_window_skips_then_takes_across_batches() {
+        let mut window = RowWindow::new(3, Some(4));
+        assert!(window.cut(batch(0..2)).is_none(), "all skipped");
+        assert_eq!(values(&window.cut(batch(2..5)).unwrap()), [3, 4]);
+        assert!(!window.is_full());
+        assert_eq!(values(&window.cut(batch(5..10)).unwrap()), [5, 6]);
+        assert!(window.is_full());
+        let mut everything = RowWindow::everything();
+        assert_eq!(values(&everything.cut(batch(0..3)).unwrap()), [0, 1, 2]);
+        assert_eq!(everything.cut(batch(0..0)).unwrap().num_rows(), 0);
     }
 }
