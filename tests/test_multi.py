@@ -219,3 +219,14 @@ def test_a_file_column_named_like_a_partition_key_is_refused(run_quiver, tmp_pat
     proc = run_quiver("scan", tmp_path, "--format", "csv")
     message = assert_clean_error(proc)
     assert "partition key" in message and '"year"' in message, message
+
+
+def test_a_missing_file_among_many_is_a_typed_error_before_any_row(hive_dir, run_quiver):
+    files = sorted(hive_dir.glob("*/*/*.parquet"))
+    with RangeServer(hive_dir) as server:
+        urls = [server.url(f.relative_to(hive_dir).as_posix()) for f in files[:3]]
+        urls.insert(1, server.url("year=2020/region=eu/missing.parquet"))
+        proc = run_quiver("scan", *urls, "--threads", "2", "--format", "csv")
+    message = assert_clean_error(proc)
+    assert "404" in message and "missing.parquet" in message, message
+    assert proc.stdout == b""
