@@ -230,3 +230,24 @@ def test_a_missing_file_among_many_is_a_typed_error_before_any_row(hive_dir, run
     message = assert_clean_error(proc)
     assert "404" in message and "missing.parquet" in message, message
     assert proc.stdout == b""
+
+
+@pytest.mark.parametrize("where", [
+    "d = DATE '2024-01-15'",
+    "d >= '2024-01-15' AND id > 5",
+    "d = DATE '2024-01-16' OR id < 3",
+    None,
+])
+def test_date_partition_values_are_dates_as_in_duckdb(run_quiver, duck, tmp_path, where):
+    root = tmp_path / "dates"
+    con = util.duckdb_connect()
+    con.execute(f"COPY (SELECT i AS id, DATE '2024-01-14' + (i % 3)::INTEGER AS d, "
+                f"'x' || (i % 2) AS s FROM range(30) t(i)) TO '{root}' "
+                f"(FORMAT PARQUET, PARTITION_BY (d, s))")
+    con.close()
+    extra = ["--where", where] if where else []
+    table, _ = _scan(run_quiver, tmp_path, [root], *extra)
+    assert table.schema.field("d").type == pa.date32()
+    expected = _expected(duck, f"'{root}/**/*.parquet'", "* EXCLUDE (filename, file_row_number)",
+                         where)
+    util.assert_tables_equal(table, expected, str(where))

@@ -7,7 +7,9 @@
 
 use crate::source::Source;
 use anyhow::{Context, Result, bail};
-use arrow_array::{ArrayRef, Int64Array, StringArray};
+use arrow_array::types::Date32Type;
+use arrow_array::{ArrayRef, Date32Array, Int64Array, StringArray};
+use arrow_cast::parse::Parser;
 use arrow_schema::{DataType, Field};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,8 +32,9 @@ pub struct DataFile {
 pub struct PartitionKey {
     /// The name before `=` in the folder names.
     pub name: String,
-    /// `Int64` where every value is a whole number, else `Utf8` (as DuckDB's
-    /// `hive_partitioning` reads integers as BIGINT and the rest as VARCHAR).
+    /// `Int64` where every value is a whole number, `Date32` where every
+    /// value is a date (`2024-01-15`), else `Utf8`, as DuckDB's
+    /// `hive_partitioning` reads them (BIGINT, DATE, VARCHAR).
     pub data_type: DataType,
 }
 
@@ -89,13 +92,15 @@ impl Dataset {
             .into_iter()
             .enumerate()
             .map(|(position, name)| {
-                let whole_numbers = files.iter().all(|file| {
-                    file.partition_values[position]
-                        .as_deref()
-                        .is_none_or(|value| value.parse::<i64>().is_ok())
-                });
-                let data_type = if whole_numbers {
+                let all = |is: fn(&str) -> bool| {
+                    files
+                        .iter()
+                        .all(|file| file.partition_values[position].as_deref().is_none_or(is))
+                };
+                let data_type = if all(|value| value.parse::<i64>().is_ok()) {
                     DataType::Int64
+                } else if all(|value| parse_date(value).is_some()) {
+                    DataType::Date32
                 } else {
                     DataType::Utf8
                 };
@@ -131,9 +136,20 @@ impl Dataset {
                     .map(|value| value.and_then(|v| v.parse::<i64>().ok()))
                     .collect::<Int64Array>(),
             ),
+            DataType::Date32 => Arc::new(
+                values
+                    .map(|value| value.and_then(parse_date))
+                    .collect::<Date32Array>(),
+            ),
             _ => Arc::new(values.collect::<StringArray>()),
         }
     }
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
+pub fn parse_date(text: &str) -> Option<i32> {
+    let shaped = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
+    shaped.then(|| Date32Type::parse(text)).flatten()
 }
 
 /// The files `text` names.
@@ -233,6 +249,8 @@ mod tests {
             .collect();
         assert_eq!(names, ["a.parquet", "b.parquet"]);
         assert_eq!(dataset.partition_keys[0].data_type, DataType::Int64);
+        assert_eq!(parse_date("1970-01-02"), Some(1));
+        assert_eq!(parse_date("2024-1-5"), None);
         assert_eq!(dataset.partition_keys[1].data_type, DataType::Utf8);
         assert_eq!(
             dataset.files[1].partition_values,

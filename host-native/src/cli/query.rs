@@ -10,7 +10,7 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 use quiver_host::bindings::EngineError;
 use quiver_host::bindings::filter::{ComputePreference, Expression, Literal};
 use quiver_host::bindings::scan::{ColumnInfo, FileMetadata, RowFilter};
-use quiver_host::dataset::Dataset;
+use quiver_host::dataset::{Dataset, parse_date};
 use quiver_host::runtime::Session;
 use quiver_host::where_split::{split, substitute};
 use std::sync::Arc;
@@ -79,6 +79,9 @@ impl Query {
                         (None, _) => Literal::Null,
                         (Some(value), DataType::Int64) => {
                             value.parse().map_or(Literal::Null, Literal::Integer)
+                        }
+                        (Some(value), DataType::Date32) => {
+                            parse_date(value).map_or(Literal::Null, Literal::Date)
                         }
                         (Some(value), _) => Literal::Text(value.to_owned()),
                     })
