@@ -172,11 +172,6 @@ impl Pool {
         Ok(())
     }
 
-    /// Number of workers.
-    pub fn workers(&self) -> usize {
-        self.jobs.len()
-    }
-
     /// Has `worker` open `file`; the answer comes once it is done (after the
     /// jobs given to it before).
     pub fn open(
