@@ -226,9 +226,9 @@ impl Pool {
         receiver
     }
 
-    /// Ends every scan early: a running scan stops before its next batch
-    /// and sends its end (with what it did so far); scans not started yet
-    /// end without sending anything.
+    /// Ends every job early: a running scan stops before its next batch
+    /// and sends its end (with what it did so far); scans and opens not
+    /// started yet end without an answer.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
@@ -260,6 +260,9 @@ async fn work(
                 options,
                 reply,
             } => {
+                if stop.load(Ordering::Relaxed) {
+                    continue; // the caller gave up: dropping the reply tells it
+                }
                 let opened = open(&mut session, &mut files, &file, options).await;
                 let answer = match opened {
                     Ok(Ok(Some(open))) => describe(&mut session, &files[&file.index], open).await,

@@ -69,6 +69,33 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         let mut out = std::io::stdout().lock();
         return explain::print_files(&mut out, &mut session, &dataset, &query, &args, format).await;
     }
+    let mut pool = Pool::new(Arc::clone(&runtime));
+    let scanned = scan_files(&args, &dataset, &query, &mut pool, access, threads, format).await;
+    // Every worker ends before the runtime does, error or not: an instance
+    // cut off in the middle of a request would panic in wasmtime-wasi.
+    pool.stop();
+    let peak_memory_bytes = pool.finish().await?;
+    // `None`: the reader stopped reading (`| head`). That is success, and
+    // there is no one left to show statistics to on this pipe.
+    if let (Some(totals), true) = (scanned?, args.stats) {
+        eprintln!("{}", totals.to_json(peak_memory_bytes, started));
+    }
+    Ok(())
+}
+
+/// Opens the files `query` reads on `pool`, checks their schemas, then
+/// scans them on up to `threads` instances and writes the batches in order.
+/// Returns what every open and scan did, or `None` when the reader of the
+/// output went away.
+async fn scan_files(
+    args: &ScanArgs,
+    dataset: &Dataset,
+    query: &Query,
+    pool: &mut Pool,
+    access: impl Fn() -> anyhow::Result<FileAccess> + Copy,
+    threads: usize,
+    format: Format,
+) -> Result<Option<Totals>, Failure> {
     // Files are opened first, on up to one instance per file, so that their
     // schemas are checked before any row is written.
     let opening: Vec<usize> = match query.files.is_empty() {
@@ -77,14 +104,13 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
     };
     let openers = threads.min(opening.len());
     let open_limit = instance_limit(args.memory_limit, openers);
-    let mut pool = Pool::new(Arc::clone(&runtime));
     pool.add_workers(openers, access, memory_cap(open_limit))
         .await?;
-    let options = open_options(&args, open_limit);
+    let options = open_options(args, open_limit);
     let replies: Vec<_> = opening
         .iter()
         .enumerate()
-        .map(|(position, &file)| pool.open(position % openers, file_ref(&dataset, file), options))
+        .map(|(position, &file)| pool.open(position % openers, file_ref(dataset, file), options))
         .collect();
     let mut opened: Vec<Opened> = Vec::with_capacity(replies.len());
     for reply in replies {
@@ -105,7 +131,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
     let file_schema = StreamReader::try_new(&opened[0].metadata.arrow_schema[..], None)
         .context("the engine sent an invalid schema")?
         .schema();
-    let layout = query.layout(&dataset, &file_schema)?;
+    let layout = query.layout(dataset, &file_schema)?;
 
     let units: Vec<Unit> = match query.files.is_empty() {
         true => Vec::new(),
@@ -141,7 +167,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
             let file = query.files[unit.position];
             let request = ScanRequest {
                 columns: query.file_columns.clone(),
-                filter: query.filter_for(&dataset, file),
+                filter: query.filter_for(dataset, file),
                 offset: engine_window.0,
                 limit: engine_window.1,
                 batch_size: args.batch_size,
@@ -151,7 +177,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
             };
             let receiver = pool.scan(
                 unit.worker,
-                file_ref(&dataset, file),
+                file_ref(dataset, file),
                 options,
                 request,
                 buffer_bytes,
@@ -160,7 +186,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         })
         .collect();
 
-    let mut totals = Totals::new(&dataset, &query, workers.max(openers));
+    let mut totals = Totals::new(dataset, query, workers.max(openers));
     for open in &opened {
         totals.add_open(&open.open);
     }
@@ -182,7 +208,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
                 match event {
                     ScanEvent::Batch(ipc) => {
                         for batch in decode(&ipc)? {
-                            let batch = layout.assemble(&dataset, *file, &batch)?;
+                            let batch = layout.assemble(dataset, *file, &batch)?;
                             if let Some(batch) = window.cut(batch) {
                                 totals.rows_returned += batch.num_rows() as u64;
                                 writer.write(&batch)?;
@@ -206,7 +232,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
     match written.await {
         // The reader stopped reading (`| head`): that is success, and there
         // is no one left to show statistics to on this pipe.
-        Err(_) if reader_gone.get() => return Ok(()),
+        Err(_) if reader_gone.get() => return Ok(None),
         outcome => outcome?,
     }
     // The limit may have been reached before every scan ended: stop them,
@@ -219,11 +245,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
             }
         }
     }
-    let peak_memory_bytes = pool.finish().await?;
-    if args.stats {
-        eprintln!("{}", totals.to_json(peak_memory_bytes, started));
-    }
-    Ok(())
+    Ok(Some(totals))
 }
 
 /// The batches of one IPC stream from the engine.
