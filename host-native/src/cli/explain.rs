@@ -3,9 +3,9 @@
 use super::Failure;
 use super::args::{Format, ScanArgs};
 use super::query::Query;
+use super::scan::{open_options, scan_request};
 use quiver_host::bindings::exports::quiver::engine::types::ByteRange;
-use quiver_host::bindings::scan::{OpenStats, RowGroupVerdict, ScanPlan, ScanRequest};
-use quiver_host::client::default_open_options;
+use quiver_host::bindings::scan::{OpenStats, RowGroupVerdict, ScanPlan};
 use quiver_host::dataset::Dataset;
 use quiver_host::runtime::Session;
 use serde_json::json;
@@ -33,20 +33,15 @@ pub async fn print_files(
             }
             continue;
         }
-        let mut options = default_open_options();
-        options.fetch.max_retries = args.max_retries;
-        options.fetch.memory_limit = args.memory_limit;
+        let options = open_options(args, args.memory_limit);
         let opened = session.open(url, options).await??;
-        let request = ScanRequest {
-            columns: query.file_columns.clone(),
-            filter: query.filter_for(dataset, index),
-            offset: args.offset,
-            limit: args.limit,
-            batch_size: args.batch_size,
-            compute: Some(args.compute.preference()),
-            memory_limit: args.memory_limit,
-            row_groups: None,
-        };
+        let request = scan_request(
+            args,
+            query.request_of(dataset, index),
+            (args.offset, args.limit),
+            args.memory_limit,
+            None,
+        );
         let plan = session.explain(&opened, request).await??;
         let open = session.open_stats(&opened).await?;
         session.close_file(opened).await?;

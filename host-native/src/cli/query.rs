@@ -67,9 +67,19 @@ impl Query {
         Ok(query)
     }
 
+    /// What `file`'s scan asks for: its columns, and its filter (see
+    /// [`Query::filter_for`]).
+    pub fn request_of(
+        &self,
+        dataset: &Dataset,
+        file: usize,
+    ) -> (Option<Vec<String>>, Option<RowFilter>) {
+        (self.file_columns.clone(), self.filter_for(dataset, file))
+    }
+
     /// The filter of `file`'s scan: partition keys in it become the file's
     /// values.
-    pub fn filter_for(&self, dataset: &Dataset, file: usize) -> Option<RowFilter> {
+    fn filter_for(&self, dataset: &Dataset, file: usize) -> Option<RowFilter> {
         match &self.filter {
             Some(RowFilter::Expression(expression)) => {
                 let value_of = |name: &str| {

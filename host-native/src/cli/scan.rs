@@ -12,7 +12,7 @@ use anyhow::{Context, anyhow};
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::StreamReader;
 use quiver_host::access::FileAccess;
-use quiver_host::bindings::scan::{OpenOptions, ScanRequest};
+use quiver_host::bindings::scan::{OpenOptions, RowFilter, ScanRequest};
 use quiver_host::client::default_open_options;
 use quiver_host::dataset::Dataset;
 use quiver_host::pool::{FileRef, Opened, Pool, ScanEvent};
@@ -165,16 +165,13 @@ async fn scan_files(
         .iter()
         .map(|unit| {
             let file = query.files[unit.position];
-            let request = ScanRequest {
-                columns: query.file_columns.clone(),
-                filter: query.filter_for(dataset, file),
-                offset: engine_window.0,
-                limit: engine_window.1,
-                batch_size: args.batch_size,
-                compute: Some(args.compute.preference()),
-                memory_limit: scan_limit,
-                row_groups: unit.row_groups.clone(),
-            };
+            let request = scan_request(
+                args,
+                query.request_of(dataset, file),
+                engine_window,
+                scan_limit,
+                unit.row_groups.clone(),
+            );
             let receiver = pool.scan(
                 unit.worker,
                 file_ref(dataset, file),
@@ -263,8 +260,31 @@ fn file_ref(dataset: &Dataset, index: usize) -> FileRef {
     }
 }
 
+/// The scan request of one file: what `args` asks (`file_part` being the
+/// columns and filter the query asks of that file), with this offset and
+/// limit, memory limit and row groups.
+pub(super) fn scan_request(
+    args: &ScanArgs,
+    file_part: (Option<Vec<String>>, Option<RowFilter>),
+    (offset, limit): (Option<u64>, Option<u64>),
+    memory_limit: Option<u64>,
+    row_groups: Option<Vec<u32>>,
+) -> ScanRequest {
+    let (columns, filter) = file_part;
+    ScanRequest {
+        columns,
+        filter,
+        offset,
+        limit,
+        batch_size: args.batch_size,
+        compute: Some(args.compute.preference()),
+        memory_limit,
+        row_groups,
+    }
+}
+
 /// The open options of every file.
-fn open_options(args: &ScanArgs, memory_limit: Option<u64>) -> OpenOptions {
+pub(super) fn open_options(args: &ScanArgs, memory_limit: Option<u64>) -> OpenOptions {
     let mut options = default_open_options();
     options.fetch.max_retries = args.max_retries;
     options.fetch.memory_limit = memory_limit;

@@ -2,6 +2,7 @@
 
 use super::query::Query;
 use quiver_host::bindings::filter::{ComputeTier, KernelReport};
+use quiver_host::bindings::range_fetch::FetchStats;
 use quiver_host::bindings::scan::{OpenPath, OpenStats, ScanStats};
 use quiver_host::dataset::Dataset;
 use serde_json::json;
@@ -49,10 +50,7 @@ impl Totals {
 
     /// Counts an open.
     pub fn add_open(&mut self, open: &OpenStats) {
-        self.requests += open.fetch.requests;
-        self.bytes_fetched += open.fetch.bytes_fetched;
-        self.round_trips += open.fetch.round_trips;
-        self.retries += open.fetch.retries;
+        self.add_traffic(&open.fetch);
         self.open_requests += open.fetch.requests;
         self.bytes_footer += open.fetch.bytes_fetched;
         self.open_paths.push(open_path_name(open.path));
@@ -63,10 +61,7 @@ impl Totals {
         for open in opens {
             self.add_open(open);
         }
-        self.requests += stats.fetch.requests;
-        self.bytes_fetched += stats.fetch.bytes_fetched;
-        self.round_trips += stats.fetch.round_trips;
-        self.retries += stats.fetch.retries;
+        self.add_traffic(&stats.fetch);
         self.bytes_index += stats.index.bytes_fetched;
         self.row_groups += u64::from(stats.row_groups);
         self.row_groups_pruned += u64::from(stats.row_groups_pruned);
@@ -94,6 +89,14 @@ impl Totals {
                 None => self.kernels.push(kernel.clone()),
             }
         }
+    }
+
+    /// Counts the traffic of an open or a scan.
+    fn add_traffic(&mut self, fetch: &FetchStats) {
+        self.requests += fetch.requests;
+        self.bytes_fetched += fetch.bytes_fetched;
+        self.round_trips += fetch.round_trips;
+        self.retries += fetch.retries;
     }
 
     /// The `--stats` object. Requests, bytes and round trips cover the whole
