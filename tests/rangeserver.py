@@ -253,6 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
                 while remaining > 0:
                     chunk = f.read(min(CHUNK, remaining))
                     if not chunk:
+                        # The file shrank after its size was sent: the promised length cannot
+                        # be kept, so end the connection rather than leave the client waiting.
+                        self.close_connection = True
                         break
                     try:
                         self.wfile.write(chunk)

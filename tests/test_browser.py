@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 from datetime import datetime
 from decimal import Decimal
@@ -377,7 +378,10 @@ def test_a_file_rewritten_mid_scan_is_source_changed(app_server, data_dir, tmp_p
         if handler.command == "GET":
             gets.append(handler.headers.get("Range"))
             if len(gets) == 2:  # the first read after the open
-                path.write_bytes(path.read_bytes() + b"\0")
+                # replaced whole, so a read in flight sees the old file or the new, never a torn one
+                grown = path.with_suffix(".tmp")
+                grown.write_bytes(path.read_bytes() + b"\0")
+                os.replace(grown, path)
         return False
 
     with RangeServer(folder, cors=True) as server:
