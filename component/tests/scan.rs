@@ -1,9 +1,10 @@
 //! Scans of in-memory Parquet files through the sans-IO core: the same code
 //! the component runs, with a memory transport in place of HTTP.
 
+use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, StructArray};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, StructArray};
 use arrow_schema::{DataType, Field};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
@@ -205,30 +206,134 @@ fn bad_requests_are_refused_before_reading() {
     );
 }
 
-#[test]
-fn nested_columns_are_refused_with_a_typed_error() {
-    let inner = StructArray::from(vec![(
-        Arc::new(Field::new("x", DataType::Int64, true)),
-        Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
-    )]);
+/// 4 rows in row groups of 2: `id` 1..=4, `s` a struct of `x` and of `y`, a
+/// struct of `z` (NULL in row 3, and `s.y` in row 2), `tags` a list of
+/// strings (NULL in row 4, empty in row 3).
+fn nested_file() -> Bytes {
+    let y = StructArray::try_new(
+        vec![Field::new("z", DataType::Utf8, true)].into(),
+        vec![Arc::new(StringArray::from(vec!["a", "b", "c", "d"])) as ArrayRef],
+        Some(vec![true, false, true, true].into()),
+    )
+    .unwrap();
+    let s = StructArray::try_new(
+        vec![
+            Field::new("x", DataType::Int64, true),
+            Field::new("y", y.data_type().clone(), true),
+        ]
+        .into(),
+        vec![
+            Arc::new(Int64Array::from(vec![10, 20, 30, 40])) as ArrayRef,
+            Arc::new(y) as ArrayRef,
+        ],
+        Some(vec![true, true, false, true].into()),
+    )
+    .unwrap();
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    for row in [Some(vec!["a", "b"]), Some(vec!["b"]), Some(vec![]), None] {
+        match row {
+            Some(values) => {
+                values.iter().for_each(|v| tags.values().append_value(v));
+                tags.append(true);
+            }
+            None => tags.append(false),
+        }
+    }
     let batch = RecordBatch::try_from_iter([
-        ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
-        ("s", Arc::new(inner) as ArrayRef),
+        (
+            "id",
+            Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef,
+        ),
+        ("s", Arc::new(s) as ArrayRef),
+        ("tags", Arc::new(tags.finish()) as ArrayRef),
     ])
     .unwrap();
-    let file = open(write(&batch, 10)).unwrap();
-    assert!(matches!(
-        file.scan(ScanRequest::default()),
-        Err(Error::Unsupported(_))
-    ));
-    let (batches, _) = collect(
-        &file,
-        ScanRequest {
-            columns: Some(vec!["id".into()]),
-            ..Default::default()
-        },
+    write(&batch, 2)
+}
+
+fn ids_where(file: &ParquetFile, condition: &str) -> Vec<Option<i64>> {
+    let request = ScanRequest {
+        columns: Some(vec!["id".into()]),
+        filter: Some(parse_where(condition).unwrap()),
+        ..Default::default()
+    };
+    ids(&collect(file, request).0, "id")
+}
+
+#[test]
+fn nested_columns_are_read_whole_or_by_dotted_path() {
+    let file = open(nested_file()).unwrap();
+    let (batches, _) = collect(&file, ScanRequest::default());
+    assert_eq!(batches[0].schema(), file.arrow_schema().clone());
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    assert_eq!(rows, 4);
+
+    // fields of one struct share their top-level column, in the order first named
+    let request = ScanRequest {
+        columns: Some(vec!["S.y.z".into(), "id".into()]),
+        ..Default::default()
+    };
+    let (batches, _) = collect(&file, request);
+    let schema = batches[0].schema();
+    assert_eq!(
+        schema.field(0).data_type().to_string(),
+        "Struct(\"y\": Struct(\"z\": Utf8))"
     );
-    assert_eq!(ids(&batches, "id"), [Some(1), Some(2)]);
+    assert_eq!(schema.field(1).name(), "id");
+
+    for (columns, words) in [
+        (vec!["s", "s.x"], "overlap"),
+        (vec!["id", "id"], "listed twice"),
+    ] {
+        let request = ScanRequest {
+            columns: Some(columns.into_iter().map(String::from).collect()),
+            ..Default::default()
+        };
+        let Err(Error::InvalidArgument(message)) = file.scan(request) else {
+            panic!("overlapping columns must be refused")
+        };
+        assert!(message.contains(words), "{message}");
+    }
+    let request = ScanRequest {
+        columns: Some(vec!["s.q".into()]),
+        ..Default::default()
+    };
+    assert!(matches!(file.scan(request), Err(Error::ColumnNotFound(_))));
+}
+
+#[test]
+fn nested_fields_lengths_and_members_filter_rows_as_duckdb_does() {
+    let file = open(nested_file()).unwrap();
+    // a field is NULL where a struct above it is: row 3 (s) and row 2 (s.y)
+    assert_eq!(ids_where(&file, "s.x >= 20"), [Some(2), Some(4)]);
+    assert_eq!(ids_where(&file, "s.y.z IS NULL"), [Some(2), Some(3)]);
+    assert_eq!(ids_where(&file, "s.y.z <> 'a'"), [Some(4)]);
+    assert_eq!(ids_where(&file, "len(tags) >= 1"), [Some(1), Some(2)]);
+    assert_eq!(ids_where(&file, "len(tags) = 0"), [Some(3)]);
+    assert_eq!(ids_where(&file, "len(tags) IS NULL"), [Some(4)]);
+    assert_eq!(
+        ids_where(&file, "list_contains(tags, 'b')"),
+        [Some(1), Some(2)]
+    );
+    assert_eq!(
+        ids_where(&file, "NOT list_contains(tags, 'a')"),
+        [Some(2), Some(3)]
+    );
+    assert_eq!(ids_where(&file, "list_contains(tags, NULL)"), []);
+    for (condition, words) in [
+        ("s > 1", "compare its fields"),
+        ("list_contains(tags, 1)", "list_contains(tags"),
+        ("len(id) > 1", "needs a list or a string"),
+    ] {
+        let request = ScanRequest {
+            filter: Some(parse_where(condition).unwrap()),
+            ..Default::default()
+        };
+        let Err(error) = file.scan(request) else {
+            panic!("{condition} must be refused")
+        };
+        assert!(error.to_string().contains(words), "{condition}: {error}");
+    }
 }
 
 #[test]

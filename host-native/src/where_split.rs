@@ -6,7 +6,8 @@
 //! and rewrites nodes.
 
 use crate::bindings::filter::{
-    BetweenNode, CompareNode, Expression, InListNode, IsNullNode, LikeNode, Literal, Node,
+    BetweenNode, CompareNode, Expression, InListNode, IsNullNode, LikeNode, ListContainsNode,
+    Literal, Node,
 };
 
 /// A WHERE clause split into its conditions on partition keys and the rest.
@@ -101,7 +102,8 @@ fn operands(node: &Node) -> Vec<u32> {
             vec![*value]
         }
         Node::And(items) | Node::Or(items) => items.clone(),
-        Node::Not(operand) => vec![*operand],
+        Node::Not(operand) | Node::Length(operand) => vec![*operand],
+        Node::ListContains(ListContainsNode { list, value }) => vec![*list, *value],
     }
 }
 
@@ -155,6 +157,11 @@ fn copy(nodes: &[Node], index: u32, out: &mut Vec<Node>) -> u32 {
         Node::And(items) => Node::And(items.iter().map(&mut moved).collect()),
         Node::Or(items) => Node::Or(items.iter().map(&mut moved).collect()),
         Node::Not(operand) => Node::Not(moved(operand)),
+        Node::Length(operand) => Node::Length(moved(operand)),
+        Node::ListContains(contains) => Node::ListContains(ListContainsNode {
+            list: moved(&contains.list),
+            value: moved(&contains.value),
+        }),
     };
     out.push(copied);
     (out.len() - 1) as u32

@@ -4,7 +4,7 @@
 use super::Engine;
 use crate::bindings::exports::quiver::engine::filter::{
     BetweenNode, CompareNode, Comparison, ComputePreference, Expression, Guest, InListNode,
-    IsNullNode, LikeNode, Literal as WitLiteral, Node, Selection,
+    IsNullNode, LikeNode, ListContainsNode, Literal as WitLiteral, Node, Selection,
 };
 use crate::bindings::exports::quiver::engine::types::Error as WitError;
 use crate::error::{Error, Result};
@@ -119,6 +119,11 @@ fn push_node(expr: &Expr, nodes: &mut Vec<Node>) -> u32 {
                 .collect(),
         ),
         Expr::Not(inner) => Node::Not(child(inner, nodes)),
+        Expr::Length(value) => Node::Length(child(value, nodes)),
+        Expr::ListContains { list, value } => {
+            let (list, value) = (child(list, nodes), child(value, nodes));
+            Node::ListContains(ListContainsNode { list, value })
+        }
     };
     nodes.push(node);
     (nodes.len() - 1) as u32
@@ -189,6 +194,14 @@ pub(super) fn from_nodes(expression: &Expression) -> Result<Expr> {
                 Expr::Or(operands.iter().map(|&i| take(i)).collect::<Result<_>>()?)
             }
             Node::Not(inner) => Expr::Not(Box::new(take(*inner)?)),
+            Node::Length(value) => Expr::Length(Box::new(take(*value)?)),
+            Node::ListContains(contains) => {
+                let list = Box::new(take(contains.list)?);
+                Expr::ListContains {
+                    list,
+                    value: Box::new(take(contains.value)?),
+                }
+            }
         };
         let depth = depth + 1;
         if depth > MAX_DEPTH {

@@ -10,7 +10,7 @@
 use super::decimal::Decimal;
 use super::sql::{parse_date, parse_timestamp};
 use super::{CompareOp, Expr, Literal};
-use crate::columns::find_column;
+use crate::columns::{field_of, find_path};
 use crate::error::{Error, Result};
 use arrow_array::{ArrayRef, Decimal128Array, Int64Array};
 use arrow_schema::{DataType, Schema, TimeUnit};
@@ -67,6 +67,13 @@ pub(super) enum Node {
     /// Three-valued OR of every operand (FALSE when there are none).
     Any(Vec<Node>),
     Not(Box<Node>),
+    /// Whether an element of the list column `list` satisfies `element`, a
+    /// predicate bound to the list's elements as the one column
+    /// [`ELEMENT`]; NULL where the list is NULL.
+    ListContains {
+        list: String,
+        element: Box<Node>,
+    },
     /// A predicate on one fixed-width column, run by a kernel tier.
     Kernel(Box<super::lower::KernelNode>),
 }
@@ -80,16 +87,23 @@ pub(super) enum Operand {
         cast: Option<DataType>,
         canonical_float: bool,
     },
+    /// The number of elements (of a list) or characters (of a string) of each
+    /// value of a column, as Int64.
+    Length { name: String },
     /// A one-element array holding a constant.
     Scalar(ArrayRef),
 }
+
+/// The name of the one column of the batch a [`Node::ListContains`] element
+/// predicate is evaluated on.
+pub(super) const ELEMENT: &str = "element";
 
 /// Binds `expr` to `schema`: checks columns and types and prepares exact
 /// comparisons. Nothing is read.
 pub fn bind(expr: &Expr, schema: &Schema) -> Result<BoundPredicate> {
     let mut columns = Vec::new();
     for name in expr.columns() {
-        let (resolved, _) = resolve(schema, name)?;
+        let resolved = find_path(schema, name)?.name();
         if !columns.contains(&resolved) {
             columns.push(resolved);
         }
@@ -104,18 +118,20 @@ pub fn bind(expr: &Expr, schema: &Schema) -> Result<BoundPredicate> {
 /// (SQL identifiers are case-insensitive). Returns its name and the type it
 /// is compared in (dictionaries are compared by their values).
 fn resolve(schema: &Schema, name: &str) -> Result<(String, DataType)> {
-    let field = schema.field(find_column(schema, name)?);
+    let path = find_path(schema, name)?;
+    let field = &path.field;
     let data_type = match field.data_type() {
         DataType::Dictionary(_, values) => values.as_ref().clone(),
         other => other.clone(),
     };
     if data_type.is_nested() {
         return Err(Error::Unsupported(format!(
-            "column {:?} is nested ({data_type}); filters on nested columns are not supported yet",
-            field.name()
+            "column {:?} is {data_type}: compare its fields (as {0}.field), its length \
+             (len({0})) or its elements (list_contains({0}, value)), not the whole value",
+            path.name()
         )));
     }
-    Ok((field.name().clone(), data_type))
+    Ok((path.name(), data_type))
 }
 
 fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
@@ -161,6 +177,13 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
             negate_if(Node::Any(equals), *negated)
         }
         Expr::IsNull { value, negated } => match value.as_ref() {
+            Expr::Length(inner) => {
+                let (name, _) = resolve_length(schema, inner)?;
+                Node::IsNull {
+                    column: Operand::Length { name },
+                    negated: *negated,
+                }
+            }
             Expr::Column(name) => {
                 let (name, data_type) = resolve(schema, name)?;
                 let column = column_operand(name, &data_type, data_type.clone());
@@ -202,6 +225,13 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
                 negated: *negated,
             }
         }
+        Expr::Length(_) => {
+            return Err(Error::TypeMismatch(format!(
+                "{} is a number, not a boolean condition",
+                super::to_sql(expr)
+            )));
+        }
+        Expr::ListContains { list, value } => bind_list_contains(schema, list, value)?,
         Expr::And(operands) => Node::All(bind_all(operands, schema)?),
         Expr::Or(operands) => Node::Any(bind_all(operands, schema)?),
         Expr::Not(inner) => Node::Not(Box::new(bind_bool(inner, schema)?)),
@@ -232,6 +262,12 @@ fn bind_compare(op: CompareOp, left: &Expr, right: &Expr, schema: &Schema) -> Re
         (Expr::Literal(literal), Expr::Column(name)) => {
             column_vs_literal(schema, name, op.flipped(), literal)
         }
+        (Expr::Length(list), Expr::Literal(literal)) => {
+            length_vs_literal(schema, list, op, literal)
+        }
+        (Expr::Literal(literal), Expr::Length(list)) => {
+            length_vs_literal(schema, list, op.flipped(), literal)
+        }
         (Expr::Column(left), Expr::Column(right)) => column_vs_column(schema, left, op, right),
         (Expr::Literal(left), Expr::Literal(right)) => Ok(Node::Const(
             compare_literals(left, right)?.map(|ordering| op.holds(ordering)),
@@ -245,6 +281,125 @@ fn bind_compare(op: CompareOp, left: &Expr, right: &Expr, schema: &Schema) -> Re
             })
         ))),
     }
+}
+
+/// The column `len(value)` measures, with its type: a list or a string.
+fn resolve_length(schema: &Schema, value: &Expr) -> Result<(String, DataType)> {
+    let Expr::Column(name) = value else {
+        return Err(Error::Unsupported(format!(
+            "len() applies to a column, not {}",
+            super::to_sql(value)
+        )));
+    };
+    let path = find_path(schema, name)?;
+    let data_type = path.field.data_type().clone();
+    match &data_type {
+        DataType::List(_)
+        | DataType::LargeList(_)
+        | DataType::ListView(_)
+        | DataType::LargeListView(_)
+        | DataType::FixedSizeList(_, _)
+        | DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View => Ok((path.name(), data_type)),
+        DataType::Dictionary(_, values) if values.is_string() => Ok((path.name(), data_type)),
+        other => Err(Error::TypeMismatch(format!(
+            "len() needs a list or a string, but {:?} is {other}",
+            path.name()
+        ))),
+    }
+}
+
+/// `len(list) op literal`, compared as BIGINT as DuckDB does.
+fn length_vs_literal(
+    schema: &Schema,
+    list: &Expr,
+    op: CompareOp,
+    literal: &Literal,
+) -> Result<Node> {
+    let (name, _) = resolve_length(schema, list)?;
+    if *literal == Literal::Null {
+        return Ok(Node::Const(None));
+    }
+    let display = format!("len({name})");
+    let (floor, exact) = match number(literal, &display, &DataType::Int64)? {
+        Number::Exact(d) => saturating_floor(d, 0),
+        Number::Approximate(f) if f.is_finite() => (f.floor() as i128, f.fract() == 0.0),
+        Number::Approximate(f) => {
+            return Err(Error::TypeMismatch(format!(
+                "cannot compare {display} with {f}"
+            )));
+        }
+    };
+    let length = Operand::Length { name };
+    Ok(
+        match bound_integer(op, floor, exact, 0, i128::from(i64::MAX)) {
+            Bounded::Always(value) => Node::UnlessNull {
+                column: length,
+                value,
+            },
+            Bounded::Compare(op, value) => Node::Compare {
+                left: length,
+                op,
+                right: Operand::Scalar(integer_scalar(&DataType::Int64, value)?),
+            },
+        },
+    )
+}
+
+/// `list_contains(list, value)`: `element = value` bound to the list's
+/// element type, tested on every element.
+fn bind_list_contains(schema: &Schema, list: &Expr, value: &Expr) -> Result<Node> {
+    let Expr::Column(name) = list else {
+        return Err(Error::Unsupported(format!(
+            "list_contains() searches a list column, not {}",
+            super::to_sql(list)
+        )));
+    };
+    let path = find_path(schema, name)?;
+    let element = match path.field.data_type() {
+        DataType::List(element)
+        | DataType::LargeList(element)
+        | DataType::ListView(element)
+        | DataType::LargeListView(element)
+        | DataType::FixedSizeList(element, _) => element,
+        other => {
+            return Err(Error::TypeMismatch(format!(
+                "list_contains() needs a list, but {:?} is {other}",
+                path.name()
+            )));
+        }
+    };
+    let Expr::Literal(literal) = value else {
+        return Err(Error::Unsupported(format!(
+            "list_contains() looks for a constant, not {}",
+            super::to_sql(value)
+        )));
+    };
+    if *literal == Literal::Null {
+        return Ok(Node::Const(None));
+    }
+    let elements = Schema::new(vec![
+        element
+            .as_ref()
+            .clone()
+            .with_name(ELEMENT)
+            .with_nullable(true),
+    ]);
+    let equals = column_vs_literal(&elements, ELEMENT, CompareOp::Eq, literal).map_err(
+        |error| match error {
+            Error::TypeMismatch(message) => Error::TypeMismatch(format!(
+                "list_contains({}, …): {}",
+                path.name(),
+                message.replace(&format!("{ELEMENT:?}"), &format!("{:?}", path.name()))
+            )),
+            other => other,
+        },
+    )?;
+    Ok(Node::ListContains {
+        list: path.name(),
+        element: Box::new(equals),
+    })
 }
 
 fn column_operand(name: String, source: &DataType, target: DataType) -> Operand {
@@ -329,8 +484,7 @@ fn column_vs_literal(
     if *literal == Literal::Null {
         return Ok(Node::Const(None));
     }
-    let source = schema
-        .field_with_name(&name)
+    let source = field_of(schema, &name)
         .map(|f| f.data_type().clone())
         .unwrap_or(data_type.clone());
     let column = |target: DataType| column_operand(name.clone(), &source, target);
@@ -518,8 +672,7 @@ fn column_vs_column(schema: &Schema, left: &str, op: CompareOp, right: &str) -> 
     let (left_name, left_type) = resolve(schema, left)?;
     let (right_name, right_type) = resolve(schema, right)?;
     let source = |name: &str| {
-        schema
-            .field_with_name(name)
+        field_of(schema, name)
             .map(|f| f.data_type().clone())
             .unwrap_or(DataType::Null)
     };

@@ -1,9 +1,10 @@
 //! Evaluating a [`BoundPredicate`] on a record batch with Arrow's kernels and
 //! SQL's three-valued logic.
 
-use super::bind::{Node, Operand, canonical};
+use super::bind::{ELEMENT, Node, Operand, canonical};
 use super::lower::KernelNode;
 use super::{BoundPredicate, CompareOp};
+use crate::columns::column_in;
 use crate::error::{Error, Result};
 use crate::kernels::Compute;
 use crate::kernels::cpu::RawColumn;
@@ -12,7 +13,7 @@ use crate::kernels::tier::KernelCall;
 use arrow_arith::boolean::{and_kleene, is_not_null, is_null, not, or_kleene};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
-use arrow_array::{Array, ArrayRef, BooleanArray, Datum, RecordBatch, Scalar};
+use arrow_array::{Array, ArrayRef, BooleanArray, Datum, Int64Array, RecordBatch, Scalar};
 use arrow_buffer::BooleanBuffer;
 use arrow_ord::cmp;
 use arrow_schema::DataType;
@@ -128,15 +129,111 @@ fn evaluate<'a>(node: &'a Node, batch: &mut Columns<'a, '_>) -> Result<BooleanAr
         Node::Any(operands) => fold(operands, batch, false, or_kleene)?,
         Node::Not(inner) => not(&evaluate(inner, batch)?)?,
         Node::Kernel(kernel) => run_kernel(kernel, batch)?,
+        Node::ListContains { list, element } => {
+            let array = column_in(batch.batch, list).ok_or_else(|| {
+                Error::Internal(format!("column {list:?} missing from the filter batch"))
+            })?;
+            list_contains(&array, element, batch.compute)?
+        }
     })
+}
+
+/// For each list of `array`, whether an element satisfies `element` (NULL
+/// where the list is NULL).
+fn list_contains(array: &ArrayRef, element: &Node, compute: &mut Compute) -> Result<BooleanArray> {
+    let (values, ranges): (ArrayRef, Vec<(usize, usize)>) = match array.data_type() {
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            let offsets = list.value_offsets().windows(2);
+            let ranges = offsets.map(|w| (w[0] as usize, w[1] as usize)).collect();
+            (Arc::clone(list.values()), ranges)
+        }
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            let offsets = list.value_offsets().windows(2);
+            let ranges = offsets.map(|w| (w[0] as usize, w[1] as usize)).collect();
+            (Arc::clone(list.values()), ranges)
+        }
+        DataType::FixedSizeList(_, size) => {
+            let list = array.as_fixed_size_list();
+            let size = (*size).max(0) as usize;
+            let ranges = (0..list.len())
+                .map(|row| {
+                    (
+                        (list.offset() + row) * size,
+                        (list.offset() + row + 1) * size,
+                    )
+                })
+                .collect();
+            (Arc::clone(list.values()), ranges)
+        }
+        other => {
+            return Err(Error::Internal(format!(
+                "list_contains() on a column of type {other}"
+            )));
+        }
+    };
+    let field = arrow_schema::Field::new(ELEMENT, values.data_type().clone(), true);
+    let elements = RecordBatch::try_new(
+        Arc::new(arrow_schema::Schema::new(vec![field])),
+        vec![values],
+    )?;
+    let matched = evaluate(
+        element,
+        &mut Columns {
+            batch: &elements,
+            converted: Vec::new(),
+            compute,
+        },
+    )?;
+    let found = |(start, end): &(usize, usize)| {
+        (*start..*end).any(|at| matched.is_valid(at) && matched.value(at))
+    };
+    let values: BooleanBuffer = ranges.iter().map(found).collect();
+    Ok(BooleanArray::new(values, array.logical_nulls()))
+}
+
+/// The number of elements of each list, or characters of each string, of
+/// `array`, as Int64 (NULL where the value is NULL).
+fn lengths(array: &ArrayRef) -> Result<ArrayRef> {
+    let counts: Int64Array = match array.data_type() {
+        DataType::List(_) => array
+            .as_list::<i32>()
+            .iter()
+            .map(|list| list.map(|values| values.len() as i64))
+            .collect(),
+        DataType::LargeList(_) => array
+            .as_list::<i64>()
+            .iter()
+            .map(|list| list.map(|values| values.len() as i64))
+            .collect(),
+        DataType::FixedSizeList(_, size) => {
+            let size = i64::from(*size);
+            (0..array.len())
+                .map(|row| array.is_valid(row).then_some(size))
+                .collect()
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
+            let strings = arrow_cast::cast(array, &DataType::Utf8)?;
+            strings
+                .as_string::<i32>()
+                .iter()
+                .map(|text| text.map(|text| text.chars().count() as i64))
+                .collect()
+        }
+        other => {
+            return Err(Error::Internal(format!(
+                "len() on a column of type {other}"
+            )));
+        }
+    };
+    Ok(Arc::new(counts))
 }
 
 /// A kernel node on its column: the selection bits (NULL rows cleared) with
 /// the column's null mask.
 fn run_kernel(kernel: &KernelNode, columns: &mut Columns<'_, '_>) -> Result<BooleanArray> {
-    let array = columns
-        .batch
-        .column_by_name(&kernel.column)
+    let array = column_in(columns.batch, &kernel.column)
         .filter(|array| *array.data_type() == kernel.data_type)
         .ok_or_else(|| {
             Error::Internal(format!(
@@ -183,13 +280,19 @@ fn fold<'a>(
 fn value<'a>(operand: &'a Operand, batch: &mut Columns<'a, '_>) -> Result<Box<dyn Datum>> {
     Ok(match operand {
         Operand::Scalar(array) => Box::new(Scalar::new(Arc::clone(array))),
-        Operand::Column { .. } => Box::new(column(operand, batch)?),
+        Operand::Column { .. } | Operand::Length { .. } => Box::new(column(operand, batch)?),
     })
 }
 
 /// A column of the batch, cast to the comparison type and, for floats,
 /// canonicalised so that Arrow's total order matches SQL's.
 fn column<'a>(operand: &'a Operand, columns: &mut Columns<'a, '_>) -> Result<ArrayRef> {
+    if let Operand::Length { name } = operand {
+        let array = column_in(columns.batch, name).ok_or_else(|| {
+            Error::Internal(format!("column {name:?} missing from the filter batch"))
+        })?;
+        return lengths(&array);
+    }
     let Operand::Column {
         name,
         cast,
@@ -200,18 +303,16 @@ fn column<'a>(operand: &'a Operand, columns: &mut Columns<'a, '_>) -> Result<Arr
             "a constant used where a column is needed".into(),
         ));
     };
-    let array = columns
-        .batch
-        .column_by_name(name)
+    let array = column_in(columns.batch, name)
         .ok_or_else(|| Error::Internal(format!("column {name:?} missing from the filter batch")))?;
     if cast.is_none() && !*canonical_float {
-        return Ok(Arc::clone(array));
+        return Ok(array);
     }
     let key = (name.as_str(), cast.as_ref(), *canonical_float);
     if let Some((_, converted)) = columns.converted.iter().find(|(k, _)| *k == key) {
         return Ok(Arc::clone(converted));
     }
-    let converted = convert(array, cast.as_ref(), *canonical_float)?;
+    let converted = convert(&array, cast.as_ref(), *canonical_float)?;
     columns.converted.push((key, Arc::clone(&converted)));
     Ok(converted)
 }

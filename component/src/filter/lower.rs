@@ -9,6 +9,7 @@
 
 use super::Expr;
 use super::bind::{Node, Operand};
+use crate::columns::field_of;
 use crate::kernels::keys::{Encoding, KeySet, Width, float32_compare, key32, key64};
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::{DataType, Schema};
@@ -48,10 +49,8 @@ pub(super) fn layout(data_type: &DataType) -> Option<(Width, Encoding)> {
 pub(super) fn lower(node: Node, expr: &Expr, schema: &Schema) -> Node {
     match kernel_of(&node, schema) {
         Some((column, set)) => {
-            let data_type = schema
-                .field_with_name(&column)
-                .map(|field| field.data_type().clone());
-            match data_type.ok().and_then(|t| layout(&t).map(|l| (t, l))) {
+            let data_type = field_of(schema, &column).map(|field| field.data_type().clone());
+            match data_type.and_then(|t| layout(&t).map(|l| (t, l))) {
                 Some((data_type, (width, encoding))) => Node::Kernel(Box::new(KernelNode {
                     column,
                     data_type,
@@ -140,7 +139,7 @@ fn same_column(operands: &[Node], schema: &Schema) -> Option<(String, Vec<KeySet
 }
 
 fn column_type(schema: &Schema, name: &str) -> Option<DataType> {
-    Some(schema.field_with_name(name).ok()?.data_type().clone())
+    Some(field_of(schema, name)?.data_type().clone())
 }
 
 fn column_layout(schema: &Schema, name: &str) -> Option<(Width, Encoding)> {

@@ -139,6 +139,18 @@ pub enum Expr {
         /// `NOT LIKE`.
         negated: bool,
     },
+    /// `len(value)`: the number of elements of a list, or of characters of a
+    /// string; NULL where the value is NULL.
+    Length(Box<Expr>),
+    /// `list_contains(list, value)`, also written `value IN list`: whether an
+    /// element of the list equals `value`. NULL where the list or `value` is
+    /// NULL; NULL elements never match.
+    ListContains {
+        /// The list searched.
+        list: Box<Expr>,
+        /// The value looked for.
+        value: Box<Expr>,
+    },
     /// Three-valued `AND` of the operands (a chain `a AND b AND c` is one node).
     And(Vec<Expr>),
     /// Three-valued `OR` of the operands.
@@ -184,8 +196,13 @@ impl Expr {
                 value.visit_columns(visit);
                 items.iter().for_each(|item| item.visit_columns(visit));
             }
-            Expr::IsNull { value, .. } | Expr::Like { value, .. } | Expr::Not(value) => {
-                value.visit_columns(visit)
+            Expr::IsNull { value, .. }
+            | Expr::Like { value, .. }
+            | Expr::Not(value)
+            | Expr::Length(value) => value.visit_columns(visit),
+            Expr::ListContains { list, value } => {
+                list.visit_columns(visit);
+                value.visit_columns(visit);
             }
             Expr::And(operands) | Expr::Or(operands) => operands
                 .iter()

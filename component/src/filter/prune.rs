@@ -188,13 +188,15 @@ fn verdicts(node: &Node, stats: &dyn ContainerStats) -> Result<Verdicts> {
             }
         }
         Node::Kernel(kernel) => verdicts(&kernel.bound, stats)?,
+        Node::ListContains { .. } => Verdicts::uniform(n, true, true),
     })
 }
 
 fn column_name(operand: &Operand) -> Option<&str> {
     match operand {
         Operand::Column { name, .. } => Some(name),
-        Operand::Scalar(_) => None,
+        // a length is not bounded by its column's statistics
+        Operand::Length { .. } | Operand::Scalar(_) => None,
     }
 }
 

@@ -50,7 +50,7 @@ pub fn parse_where(text: &str) -> Result<Expr> {
 
 fn unsupported(text: &str) -> Error {
     Error::Syntax(format!(
-        "unsupported expression `{text}`: use comparisons, BETWEEN, IN, IS [NOT] NULL, LIKE, AND, OR, NOT"
+        "unsupported expression `{text}`: use comparisons, BETWEEN, IN, IS [NOT] NULL, LIKE, AND, OR, NOT, len(), list_contains()"
     ))
 }
 
@@ -227,16 +227,14 @@ fn convert(expr: ast::Expr, depth: usize) -> Result<Expr> {
             }
         },
         ast::Expr::Identifier(ident) => Expr::Column(ident.value),
-        ast::Expr::CompoundIdentifier(parts) => {
-            return Err(Error::Unsupported(format!(
-                "nested field {} is not supported yet",
-                parts
-                    .iter()
-                    .map(|p| p.value.as_str())
-                    .collect::<Vec<_>>()
-                    .join(".")
-            )));
-        }
+        ast::Expr::CompoundIdentifier(parts) => Expr::Column(
+            parts
+                .iter()
+                .map(|part| part.value.as_str())
+                .collect::<Vec<_>>()
+                .join("."),
+        ),
+        ast::Expr::Function(function) => convert_function(function, below)?,
         ast::Expr::Nested(inner) => convert(*inner, depth)?,
         ast::Expr::Value(value) => Expr::Literal(literal(value.value)?),
         ast::Expr::TypedString(typed) => {
@@ -323,6 +321,63 @@ fn convert(expr: ast::Expr, depth: usize) -> Result<Expr> {
         },
         other => return Err(unsupported(&other.to_string())),
     })
+}
+
+/// The functions a WHERE clause may call: `len(list)` (also `length`,
+/// `array_length`) and `list_contains(list, value)` (also `array_contains`,
+/// `list_has`), as DuckDB names them.
+fn convert_function(function: ast::Function, depth: usize) -> Result<Expr> {
+    let text = function.to_string();
+    let name = function.name.to_string().to_ascii_lowercase();
+    let plain = function.filter.is_none()
+        && function.over.is_none()
+        && function.within_group.is_empty()
+        && matches!(function.parameters, ast::FunctionArguments::None);
+    let ast::FunctionArguments::List(list) = function.args else {
+        return Err(unsupported(&text));
+    };
+    if !plain || list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
+        return Err(unsupported(&text));
+    }
+    let mut args = Vec::with_capacity(list.args.len());
+    for arg in list.args {
+        match arg {
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(expr)) => {
+                args.push(convert(expr, depth)?)
+            }
+            _ => return Err(unsupported(&text)),
+        }
+    }
+    let arity = |wanted: usize| {
+        if args.len() == wanted {
+            Ok(())
+        } else {
+            Err(Error::Syntax(format!(
+                "{name}() takes {wanted} argument{}, not {}: `{text}`",
+                if wanted == 1 { "" } else { "s" },
+                args.len()
+            )))
+        }
+    };
+    match name.as_str() {
+        "len" | "length" | "array_length" => {
+            arity(1)?;
+            Ok(Expr::Length(Box::new(args.remove(0))))
+        }
+        "list_contains" | "array_contains" | "list_has" => {
+            arity(2)?;
+            let value = args.pop().map(Box::new);
+            let list = args.pop().map(Box::new);
+            match (list, value) {
+                (Some(list), Some(value)) => Ok(Expr::ListContains { list, value }),
+                _ => Err(unsupported(&text)),
+            }
+        }
+        _ => Err(Error::Unsupported(format!(
+            "unknown function {name}() in `{text}`: a WHERE clause may call len() and \
+             list_contains()"
+        ))),
+    }
 }
 
 fn convert_chain(expr: ast::Expr, chain: &BinaryOperator, depth: usize) -> Result<Vec<Expr>> {
@@ -414,6 +469,10 @@ pub fn to_sql(expr: &Expr) -> String {
         Expr::And(operands) => join_sql(operands, " AND "),
         Expr::Or(operands) => join_sql(operands, " OR "),
         Expr::Not(inner) => format!("(NOT {})", to_sql(inner)),
+        Expr::Length(value) => format!("len({})", to_sql(value)),
+        Expr::ListContains { list, value } => {
+            format!("list_contains({}, {})", to_sql(list), to_sql(value))
+        }
     }
 }
 

@@ -2,10 +2,11 @@
 //! per page from the page index. Only bounds that are valid as SQL compares
 //! values are used; the others count as unknown.
 
+use crate::columns::{find_path, leaf_of_path};
 use crate::error::Result;
 use crate::filter::{ColumnBounds, ContainerStats};
 use arrow_array::{Array, ArrayRef, BooleanArray, UInt32Array, UInt64Array};
-use arrow_schema::Schema;
+use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::basic::{ColumnOrder, SortOrder, Type as PhysicalType};
 use parquet::file::metadata::page_index::PageIndex;
@@ -187,11 +188,24 @@ fn converter<'a>(
     schema: &'a Schema,
     file: &'a FileMetaData,
 ) -> Result<Option<StatisticsConverter<'a>>> {
-    if schema.column_with_name(name).is_none() {
+    let Ok(path) = find_path(schema, name) else {
         return Ok(None);
+    };
+    let Some(leaf) = leaf_of_path(file.schema_descr(), &path) else {
+        return Ok(None);
+    };
+    let mut field: &Field = schema.field(path.root);
+    for child in &path.names[1..] {
+        let DataType::Struct(children) = field.data_type() else {
+            return Ok(None);
+        };
+        let Some((_, found)) = children.find(child) else {
+            return Ok(None);
+        };
+        field = found;
     }
     Ok(Some(
-        StatisticsConverter::try_new(name, schema, file.schema_descr())?
+        StatisticsConverter::from_column_index(leaf, field, file.schema_descr())?
             .with_missing_null_counts_as_zero(false)
             .with_column_orders(file.column_orders().map(Vec::as_slice)),
     ))

@@ -83,7 +83,7 @@ pub fn explain(
         groups[position(group)].verdict = Verdict::Pruned(by);
     }
     let phases = factory.initial_phases();
-    let filter_leaves = factory.filter_leaves();
+    let filter_leaves = &factory.filter_leaves;
     let (mut first, mut second) = (Vec::new(), Vec::new());
     for GroupPlan { group, selection } in &prepared.plan.groups {
         let entry = &mut groups[position(*group)];

@@ -25,8 +25,8 @@ use parquet::DecodeResult;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::basic::Type as PhysicalType;
 use parquet::file::metadata::{
-    ColumnChunkMetaData, PageIndexPolicy, ParquetMetaData, ParquetMetaDataPushDecoder,
-    ParquetMetaDataReader,
+    ColumnChunkMetaData, FileMetaData, PageIndexPolicy, ParquetMetaData,
+    ParquetMetaDataPushDecoder, ParquetMetaDataReader,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -54,7 +54,7 @@ impl ParquetFile {
     /// open cost nothing; a footer bigger than that costs one more request.
     pub fn open(mut remote: RemoteFile) -> Result<Self> {
         let metadata = read_footer(&mut remote)?;
-        let reader_metadata = arrow_metadata(Arc::new(metadata))?;
+        let reader_metadata = arrow_metadata(Arc::new(count_rows_by_groups(metadata)))?;
         Ok(Self {
             open_traffic: remote.stats(),
             source: Rc::new(RefCell::new(remote)),
@@ -312,6 +312,28 @@ fn decode_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
 
 fn corrupt_footer(url: &str, error: parquet::errors::ParquetError) -> Error {
     Error::CorruptFile(format!("{url}: cannot decode the Parquet footer: {error}"))
+}
+
+/// `metadata` with the file's row count made the sum of its row groups',
+/// as pyarrow and DuckDB read them: some writers (parquet-rs 0.3) left the
+/// file's count at 0, and the reader returns no more rows than it says.
+fn count_rows_by_groups(metadata: ParquetMetaData) -> ParquetMetaData {
+    let rows = (metadata.row_groups().iter()).fold(0i64, |sum, group| {
+        sum.saturating_add(group.num_rows().max(0))
+    });
+    let file = metadata.file_metadata();
+    if file.num_rows() == rows {
+        return metadata;
+    }
+    let counted = FileMetaData::new(
+        file.version(),
+        rows,
+        file.created_by().map(str::to_owned),
+        file.key_value_metadata().cloned(),
+        file.schema_descr_ptr(),
+        file.column_orders().cloned(),
+    );
+    ParquetMetaData::new(counted, metadata.row_groups().to_vec())
 }
 
 /// The Arrow view of the file. INT96 timestamps are read in microseconds

@@ -5,6 +5,7 @@
 use super::bloom::{BloomAnswers, WithMembership};
 use super::bounds::{Bounds, page_firsts};
 use super::dictionary::DictionaryAnswers;
+use crate::columns::{find_path, leaf_of_path};
 use crate::error::Result;
 use crate::filter::BoundPredicate;
 use crate::source::RemoteFile;
@@ -184,7 +185,7 @@ pub fn plan(
     let keep = predicate.may_match(&group_bounds)?;
     let predicate_leaves: Vec<usize> = names
         .iter()
-        .filter_map(|name| leaf_of(metadata, name))
+        .filter_map(|name| leaf_of(metadata, schema, name))
         .collect();
     let mut result = ScanPlan {
         pages_pruned: vec![0; metadata.num_row_groups()],
@@ -307,15 +308,12 @@ pub fn apply_offset_limit(
     plan.groups = groups;
 }
 
-/// The leaf of a top-level column.
-pub fn leaf_of(metadata: &ParquetMetaData, name: &str) -> Option<usize> {
-    let descriptor = metadata.file_metadata().schema_descr();
-    let root = descriptor
-        .root_schema()
-        .get_fields()
-        .iter()
-        .position(|field| field.name() == name)?;
-    (0..descriptor.num_columns()).find(|&leaf| descriptor.get_column_root_idx(leaf) == root)
+/// The one leaf that holds the column `name` of `schema` row for row (a
+/// primitive column, or a struct field with no list above it); `None` for
+/// list and map columns, whose statistics do not bound a row's value.
+pub fn leaf_of(metadata: &ParquetMetaData, schema: &Schema, name: &str) -> Option<usize> {
+    let path = find_path(schema, name).ok()?;
+    leaf_of_path(metadata.file_metadata().schema_descr(), &path)
 }
 
 /// The row ranges of `group` that the page statistics cannot exclude, or

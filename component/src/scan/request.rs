@@ -8,15 +8,16 @@ use super::plan::{
 };
 use super::stream::{BatchStream, DecoderFactory, ScanStats};
 use super::{SharedFile, arrow_metadata};
-use crate::columns::find_column;
+use crate::columns::{ColumnPath, find_path, leaf_of_path, leaves_under, prune_field};
 use crate::error::{Error, Result};
 use crate::filter::{BoundPredicate, Expr, bind};
 use crate::kernels::Compute;
 use crate::memory::MemoryBudget;
 use crate::source::{FetchOptions, FetchStats};
-use arrow_schema::Schema;
+use arrow_schema::{Field, Schema};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use parquet::file::metadata::ParquetMetaData;
+use parquet::schema::types::SchemaDescriptor;
 use std::sync::Arc;
 
 /// What to read (the WIT `scan-request` with defaults filled in).
@@ -75,46 +76,39 @@ pub(super) fn prepare(
         )));
     }
     let budget = MemoryBudget::new(request.memory_limit)?;
-    let requested = output_columns(&file_schema, request.columns.as_deref())?;
-    let mut output_roots = requested.clone();
-    output_roots.sort_unstable();
-    let output_order = requested
-        .iter()
-        .map(|index| output_roots.binary_search(index).unwrap_or_default())
-        .collect();
-    let schema = Arc::new(file_schema.project(&requested)?);
+    let descriptor = metadata.parquet_schema();
+    let outputs = output_columns(&file_schema, request.columns.as_deref())?;
+    let output_leaves = leaves_of(descriptor, &outputs);
+    let schema = Arc::new(output_schema(&file_schema, &outputs));
 
     let predicate: Option<Arc<BoundPredicate>> = request
         .filter
         .as_ref()
         .map(|filter| bind(filter, &file_schema).map(Arc::new))
         .transpose()?;
-    let mut filter_roots: Vec<usize> = match &predicate {
+    let filter_paths: Vec<ColumnPath> = match &predicate {
         Some(predicate) => predicate
             .columns()
             .iter()
-            .map(|name| file_schema.index_of(name))
-            .collect::<Result<_, _>>()?,
+            .map(|name| find_path(&file_schema, name))
+            .collect::<Result<_>>()?,
         None => Vec::new(),
     };
-    filter_roots.sort_unstable();
+    let filter_leaves = leaves_of(descriptor, &filter_paths);
 
     let parquet_metadata = metadata.metadata();
-    let leaves = |roots: &[usize]| -> Vec<usize> {
-        roots
-            .iter()
-            .filter_map(|&root| leaf_of(parquet_metadata, file_schema.field(root).name()))
-            .collect()
-    };
-    let mut read_leaves = leaves(&output_roots);
-    read_leaves.extend(leaves(&filter_roots));
+    let mut read_leaves = output_leaves.clone();
+    read_leaves.extend(&filter_leaves);
     read_leaves.sort_unstable();
     read_leaves.dedup();
     // Page locations pay only when some rows will be skipped: with a filter,
     // or an offset or limit.
     let skips_rows = predicate.is_some() || request.offset > 0 || request.limit.is_some();
     let needs = IndexNeeds {
-        column_index: leaves(&filter_roots),
+        column_index: filter_paths
+            .iter()
+            .filter_map(|path| leaf_of_path(descriptor, path))
+            .collect(),
         offset_index: if skips_rows {
             read_leaves.clone()
         } else {
@@ -176,11 +170,11 @@ pub(super) fn prepare(
         groups,
         factory: DecoderFactory {
             metadata,
-            output_roots,
-            filter_roots,
+            output_leaves,
+            filter_leaves,
             predicate,
             batch_size: batch_size as usize,
-            output_order,
+            schema: Arc::clone(&schema),
             budget,
         },
         schema,
@@ -206,7 +200,7 @@ fn probe_membership(
     scan_plan: &mut ScanPlan,
 ) -> Result<FetchStats> {
     let groups: Vec<usize> = scan_plan.groups.iter().map(|g| g.group).collect();
-    let leaf = |name: &str| leaf_of(metadata, name);
+    let leaf = |name: &str| leaf_of(metadata, schema, name);
     let mut remote = source.borrow_mut();
     let blooms = BloomPlan::new(metadata, predicate, &groups, remote.size(), leaf);
     let dictionaries = DictionaryPlan::new(metadata, predicate, &groups, leaf);
@@ -302,30 +296,76 @@ fn covered_row_groups(requested: Option<&[usize]>, in_file: usize) -> Result<Vec
     Ok(requested.to_vec())
 }
 
-/// The indices of the output columns, in the order requested.
-fn output_columns(schema: &Schema, columns: Option<&[String]>) -> Result<Vec<usize>> {
-    let indices: Vec<usize> = match columns {
-        None => (0..schema.fields().len()).collect(),
+/// The output columns, in the order requested: every top-level column when
+/// `columns` is `None`.
+fn output_columns(schema: &Schema, columns: Option<&[String]>) -> Result<Vec<ColumnPath>> {
+    let paths: Vec<ColumnPath> = match columns {
+        None => (schema.fields().iter().enumerate())
+            .map(|(root, field)| ColumnPath {
+                root,
+                names: vec![field.name().clone()],
+                field: Arc::clone(field),
+            })
+            .collect(),
         Some(names) => names
             .iter()
-            .map(|name| find_column(schema, name))
+            .map(|name| find_path(schema, name))
             .collect::<Result<_>>()?,
     };
-    for (position, index) in indices.iter().enumerate() {
-        if indices[..position].contains(index) {
-            return Err(Error::InvalidArgument(format!(
-                "column {:?} is listed twice",
-                schema.field(*index).name()
-            )));
-        }
-        let field = schema.field(*index);
-        if field.data_type().is_nested() {
-            return Err(Error::Unsupported(format!(
-                "column {:?} is nested ({}); nested columns are not supported yet",
-                field.name(),
-                field.data_type()
-            )));
+    for (position, path) in paths.iter().enumerate() {
+        let within = |outer: &ColumnPath, inner: &ColumnPath| {
+            outer.root == inner.root && inner.names.starts_with(&outer.names)
+        };
+        if let Some(earlier) = paths[..position]
+            .iter()
+            .find(|earlier| within(earlier, path) || within(path, earlier))
+        {
+            let message = if earlier == path {
+                format!("column {:?} is listed twice", path.name())
+            } else {
+                format!(
+                    "columns {:?} and {:?} overlap: list one of them",
+                    earlier.name(),
+                    path.name()
+                )
+            };
+            return Err(Error::InvalidArgument(message));
         }
     }
-    Ok(indices)
+    Ok(paths)
+}
+
+/// The schema of the batches: a top-level column for each column requested
+/// (fields of one struct share their top-level column, which keeps only the
+/// fields named), in the order first requested.
+fn output_schema(file_schema: &Schema, outputs: &[ColumnPath]) -> Schema {
+    let mut roots: Vec<usize> = Vec::new();
+    for path in outputs {
+        if !roots.contains(&path.root) {
+            roots.push(path.root);
+        }
+    }
+    let fields: Vec<Field> = roots
+        .iter()
+        .map(|&root| {
+            let below: Vec<&[String]> = outputs
+                .iter()
+                .filter(|path| path.root == root)
+                .map(|path| &path.names[1..])
+                .collect();
+            prune_field(file_schema.field(root), &below)
+        })
+        .collect();
+    Schema::new_with_metadata(fields, file_schema.metadata().clone())
+}
+
+/// Every Parquet leaf under `paths`, in file order, each once.
+fn leaves_of(descriptor: &SchemaDescriptor, paths: &[ColumnPath]) -> Vec<usize> {
+    let mut leaves: Vec<usize> = paths
+        .iter()
+        .flat_map(|path| leaves_under(descriptor, path))
+        .collect();
+    leaves.sort_unstable();
+    leaves.dedup();
+    leaves
 }

@@ -12,13 +12,14 @@
 use super::SharedFile;
 use super::pages::{ChunkBytes, check_pages};
 use super::plan::{GroupPlan, ScanPlan};
+use crate::columns::prune_array;
 use crate::error::{Error, Result};
 use crate::filter::BoundPredicate;
 use crate::ipc;
 use crate::kernels::{Compute, KernelReport};
 use crate::memory::MemoryBudget;
 use crate::source::FetchStats;
-use arrow_array::{BooleanArray, RecordBatch};
+use arrow_array::{BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow_schema::{ArrowError, SchemaRef};
 use parquet::DecodeResult;
 use parquet::arrow::ProjectionMask;
@@ -152,16 +153,16 @@ pub(super) enum Phases {
 pub(super) struct DecoderFactory {
     /// The file's metadata, with the page index the plan loaded.
     pub metadata: ArrowReaderMetadata,
-    /// Root columns returned, in file order.
-    pub output_roots: Vec<usize>,
-    /// Root columns the filter reads, in file order.
-    pub filter_roots: Vec<usize>,
+    /// Parquet leaves returned, in file order.
+    pub output_leaves: Vec<usize>,
+    /// Parquet leaves the filter reads, in file order.
+    pub filter_leaves: Vec<usize>,
     /// The bound filter, if any.
     pub predicate: Option<Arc<BoundPredicate>>,
     /// Rows per batch.
     pub batch_size: usize,
-    /// For each requested column, its position among `output_roots`.
-    pub output_order: Vec<usize>,
+    /// The schema of the batches returned.
+    pub schema: SchemaRef,
     /// The memory the scan may use.
     pub budget: MemoryBudget,
 }
@@ -173,25 +174,14 @@ impl DecoderFactory {
         if self.predicate.is_none() {
             Phases::Unfiltered
         } else if self
-            .output_roots
+            .output_leaves
             .iter()
-            .all(|root| self.filter_roots.contains(root))
+            .all(|leaf| self.filter_leaves.contains(leaf))
         {
             Phases::Early
         } else {
             Phases::Late
         }
-    }
-
-    /// The leaves the filter reads.
-    pub(super) fn filter_leaves(&self) -> Vec<usize> {
-        let descriptor = self.metadata.parquet_schema();
-        (0..descriptor.num_columns())
-            .filter(|&leaf| {
-                self.filter_roots
-                    .contains(&descriptor.get_column_root_idx(leaf))
-            })
-            .collect()
     }
 
     /// A decoder for one row group.
@@ -203,15 +193,15 @@ impl DecoderFactory {
         (counters, filtered): (&Arc<FilterRun>, &Arc<FilteredRows>),
     ) -> Result<ParquetPushDecoder> {
         let descriptor = self.metadata.parquet_schema();
-        let roots = match phases {
-            Phases::Early => union(&self.output_roots, &self.filter_roots),
-            _ => self.output_roots.clone(),
+        let leaves = match phases {
+            Phases::Early => union(&self.output_leaves, &self.filter_leaves),
+            _ => self.output_leaves.clone(),
         };
         // An offset, even of zero, makes the reader count rows: it then never
         // looks for a page after the last one (where padded chunks of old
         // writers hold other bytes).
         let mut builder = ParquetPushDecoderBuilder::new_with_metadata(self.metadata.clone())
-            .with_projection(ProjectionMask::roots(descriptor, roots))
+            .with_projection(ProjectionMask::leaves(descriptor, leaves))
             .with_batch_size(batch_rows)
             .with_offset(0)
             .with_row_group_selections(vec![RowGroupSelection::new(
@@ -228,7 +218,7 @@ impl DecoderFactory {
             builder = builder.with_max_predicate_cache_size(0);
         }
         if let (Phases::Late, Some(predicate)) = (phases, &self.predicate) {
-            let mask = ProjectionMask::roots(descriptor, self.filter_roots.clone());
+            let mask = ProjectionMask::leaves(descriptor, self.filter_leaves.clone());
             builder = builder.with_row_filter(row_filter(
                 mask,
                 Arc::clone(predicate),
@@ -240,16 +230,10 @@ impl DecoderFactory {
 
     /// The column chunks a row group's decoder may read.
     fn read_chunks(&self, group: usize) -> impl Iterator<Item = &ColumnChunkMetaData> {
-        let metadata = self.metadata.metadata();
-        let descriptor = metadata.file_metadata().schema_descr();
-        let roots = union(&self.output_roots, &self.filter_roots);
-        metadata
-            .row_group(group)
-            .columns()
-            .iter()
-            .enumerate()
-            .filter(move |(leaf, _)| roots.contains(&descriptor.get_column_root_idx(*leaf)))
-            .map(|(_, chunk)| chunk)
+        let chunks = self.metadata.metadata().row_group(group).columns();
+        union(&self.output_leaves, &self.filter_leaves)
+            .into_iter()
+            .map(move |leaf| &chunks[leaf])
     }
 
     /// The memory reading a row group in batches of `batch_rows` takes at
@@ -623,18 +607,11 @@ impl BatchStream {
         let batch = match (phases, &factory.predicate) {
             (Phases::Early, Some(predicate)) => {
                 let selected = self.counters.select(predicate, &batch)?;
-                let batch = arrow_select::filter::filter_record_batch(&batch, &selected)?;
-                let roots = union(&factory.output_roots, &factory.filter_roots);
-                let positions: Vec<usize> = factory
-                    .output_roots
-                    .iter()
-                    .map(|root| roots.binary_search(root).unwrap_or_default())
-                    .collect();
-                batch.project(&positions)?
+                arrow_select::filter::filter_record_batch(&batch, &selected)?
             }
             _ => batch,
         };
-        let mut batch = batch.project(&factory.output_order)?;
+        let mut batch = conform(&batch, &factory.schema)?;
         let skip = self.offset_left.min(batch.num_rows() as u64);
         self.offset_left -= skip;
         let mut rows = batch.num_rows() as u64 - skip;
@@ -686,6 +663,28 @@ fn check_row_count(group: &ActiveGroup) -> Result<()> {
         ))),
         None => Ok(()),
     }
+}
+
+/// `batch` as the scan returns it: the columns of `schema`, in its order,
+/// each narrowed to the struct fields requested (a one-phase batch also holds
+/// the filter's columns and fields).
+fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = batch.column_by_name(field.name()).ok_or_else(|| {
+                Error::Internal(format!("column {:?} missing from a batch", field.name()))
+            })?;
+            prune_array(column, field.data_type())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &options,
+    )?)
 }
 
 /// Bytes in `ranges`.
