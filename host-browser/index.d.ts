@@ -114,13 +114,30 @@ export interface ColumnInfo {
   nullable: boolean;
 }
 
+/** A node of the file's Parquet schema: a column (a leaf) or a group (struct, list, map). */
+export interface SchemaNode {
+  name: string;
+  /** 0 for a top-level column, 1 for a node of a top-level group, and so on. */
+  depth: number;
+  repetition: 'required' | 'optional' | 'repeated';
+  /** For leaves, the Parquet physical type, e.g. `INT64`, `BYTE_ARRAY`. */
+  physicalType?: string;
+  /** The Parquet logical type (`String`, `List`, `Map`, `Decimal(10,2)`…), else the legacy converted type (`LIST`, `MAP_KEY_VALUE`…). */
+  logicalType?: string;
+  /** For top-level nodes only, the Arrow type the column is read as. */
+  arrowType?: string;
+}
+
 export interface FileMetadata {
   size: number;
   etag?: string;
   numRows: number;
   version: number;
   createdBy?: string;
+  /** The top-level columns. */
   columns: ColumnInfo[];
+  /** Every node of the Parquet schema but its root, in pre-order (a group, then its nodes). */
+  schemaTree: SchemaNode[];
   rowGroups: { numRows: number; compressedSize: number; uncompressedSize: number }[];
   keyValue: [string, string | undefined][];
 }

@@ -166,6 +166,50 @@ def test_arrow_output_is_a_stream_with_schema_when_empty(run_quiver, source_of):
     assert table.column_names == ["id", "str"]
 
 
+def test_csv_refuses_nested_columns(nested_file, run_quiver, tmp_path):
+    """CSV cannot hold structs, lists or maps: one line naming each nested column, exit 1, and
+    nothing written (not even the ``--output`` file)."""
+    out = tmp_path / "nested.csv"
+    for args in ([], ["--output", out]):
+        proc = run_quiver("scan", nested_file, "--format", "csv", *args)
+        line = assert_clean_error(proc, 1)
+        assert proc.stdout == b"" and not out.exists()
+        assert "unsupported" in line and "CSV" in line, line
+        for name in ('"s"', '"m"', '"im"'):
+            assert name in line, line
+        assert '"id"' not in line and "s.a" in line and "--format json" in line, line
+    proc = run_quiver("scan", nested_file, "--format", "csv", "--columns", "id")
+    assert proc.returncode == 0, describe(proc)
+    assert proc.stdout.decode().split() == ["id", "1", "2", "3"]
+
+
+def test_format_json_nested(nested_file, run_quiver):
+    """JSON lines: a struct is an object, a list an array, a map an object with its keys as
+    strings (integer keys included); nulls are written, so a map entry with a null value stays."""
+    proc = run_quiver("scan", nested_file, "--format", "json")
+    assert proc.returncode == 0, describe(proc)
+    rows = [json.loads(line) for line in proc.stdout.decode().splitlines() if line.strip()]
+    assert rows == [
+        {"id": 1, "s": {"a": 1, "name": "p", "items": [{"x": 1, "y": "q"}, {"x": 2, "y": None}]},
+         "m": {"k": 1, "l": None}, "im": {"7": "seven"}},
+        {"id": 2, "s": None, "m": {}, "im": None},
+        {"id": 3, "s": {"a": 3, "name": None, "items": []}, "m": None,
+         "im": {"1": "one", "2": "two"}},
+    ]
+
+
+def test_format_table_and_arrow_nested(nested_file, run_quiver):
+    """The table shows nested values compactly on one line; Arrow carries them unchanged."""
+    proc = run_quiver("scan", nested_file, "--format", "table")
+    assert proc.returncode == 0, describe(proc)
+    text = proc.stdout.decode("utf-8")
+    assert "{a: 1, name: p, items: [{x: 1, y: q}, {x: 2, y: NULL}]}" in text, text
+    assert "{7: seven}" in text and "3 rows" in text, text
+    proc = run_quiver("scan", nested_file, "--format", "arrow")
+    assert proc.returncode == 0, describe(proc)
+    assert util.read_arrow_stream(proc.stdout).equals(pq.read_table(nested_file))
+
+
 # --------------------------------------------------------------------------------------------
 # info
 # --------------------------------------------------------------------------------------------
@@ -212,6 +256,86 @@ def test_info_over_http(run_quiver, range_server, data_dir):
     for key in ("num_rows", "row_groups", "columns"):
         assert remote[key] == local[key], key
 
+
+@pytest.fixture(scope="module")
+def nested_file(tmp_path_factory) -> Path:
+    """A struct holding a list of structs, a map with string keys and one with integer keys."""
+    path = tmp_path_factory.mktemp("nested") / "nested.parquet"
+    item = pa.struct([("x", pa.int32()), ("y", pa.string())])
+    table = pa.table({
+        "id": pa.array([1, 2, 3], pa.int64()),
+        "s": pa.array([{"a": 1, "name": "p", "items": [{"x": 1, "y": "q"}, {"x": 2, "y": None}]},
+                       None,
+                       {"a": 3, "name": None, "items": []}],
+                      pa.struct([("a", pa.int64()), ("name", pa.string()), ("items", pa.list_(item))])),
+        "m": pa.array([[("k", 1), ("l", None)], [], None], pa.map_(pa.string(), pa.int64())),
+        "im": pa.array([[(7, "seven")], None, [(1, "one"), (2, "two")]], pa.map_(pa.int32(), pa.string())),
+    })
+    pq.write_table(table, path)
+    return path
+
+
+#: The Parquet schema of ``nested_file`` in pre-order: name, depth, repetition, physical type,
+#: logical type (None: none), and the tree drawing ``quiver info`` puts before the name.
+NESTED_TREE = [
+    ("id", 0, "optional", "INT64", None, ""),
+    ("s", 0, "optional", None, None, ""),
+    ("a", 1, "optional", "INT64", None, "├─ "),
+    ("name", 1, "optional", "BYTE_ARRAY", "String", "├─ "),
+    ("items", 1, "optional", None, "List", "└─ "),
+    ("list", 2, "repeated", None, None, "   └─ "),
+    ("element", 3, "optional", None, None, "      └─ "),
+    ("x", 4, "optional", "INT32", None, "         ├─ "),
+    ("y", 4, "optional", "BYTE_ARRAY", "String", "         └─ "),
+    ("m", 0, "optional", None, "Map", ""),
+    ("key_value", 1, "repeated", None, None, "└─ "),
+    ("key", 2, "required", "BYTE_ARRAY", "String", "   ├─ "),
+    ("value", 2, "optional", "INT64", None, "   └─ "),
+    ("im", 0, "optional", None, "Map", ""),
+    ("key_value", 1, "repeated", None, None, "└─ "),
+    ("key", 2, "required", "INT32", None, "   ├─ "),
+    ("value", 2, "optional", "BYTE_ARRAY", "String", "   └─ "),
+]
+
+
+def test_info_nested_tree_json(nested_file, run_quiver):
+    """``info --json``: ``schema`` lists every Parquet node in pre-order with its depth, types and
+    repetition, and the Arrow type of top-level nodes only; ``columns`` stays top-level."""
+    proc = run_quiver("info", nested_file, "--json")
+    assert proc.returncode == 0, describe(proc)
+    info = json.loads(proc.stdout)
+    nodes = info["schema"]
+    got = [(n["name"], n["depth"], n["repetition"], n["physical_type"], n["logical_type"])
+           for n in nodes]
+    assert got == [row[:5] for row in NESTED_TREE]
+    arrow = pq.read_schema(nested_file)
+    top = [n for n in nodes if n["depth"] == 0]
+    assert [n["name"] for n in top] == arrow.names == [c["name"] for c in info["columns"]]
+    assert all(n["arrow_type"] for n in top)
+    assert all(n["arrow_type"] is None for n in nodes if n["depth"] > 0)
+    assert top[0]["arrow_type"] == "Int64"
+    assert top[1]["arrow_type"].startswith("Struct") and "List" in top[1]["arrow_type"]
+    assert top[2]["arrow_type"].startswith("Map") and top[3]["arrow_type"].startswith("Map")
+
+
+def test_info_nested_tree_text(nested_file, run_quiver):
+    """``info`` draws the schema as a tree: one row per node, its name after tree characters
+    that show its depth, then its physical type, logical type, repetition and Arrow type."""
+    proc = run_quiver("info", nested_file)
+    assert proc.returncode == 0, describe(proc)
+    text = proc.stdout.decode("utf-8")
+    lines = text[text.index("schema:"):text.index("row groups:")].splitlines()
+    # Cells are padded with one space on each side; the tree's own spaces stay.
+    rows = [[cell[1:].rstrip() for cell in line.strip("│").split("┆")]
+            for line in lines if line.startswith("│")]
+    assert rows[0] == ["column", "physical type", "logical type", "repetition", "arrow type"]
+    body = rows[1:]
+    assert len(body) == len(NESTED_TREE), text
+    for cells, (name, depth, repetition, physical, logical, prefix) in zip(body, NESTED_TREE):
+        assert cells[0] == prefix + name, (cells, name)
+        assert cells[1:4] == [physical or "", logical or "", repetition], (cells, name)
+        assert bool(cells[4]) == (depth == 0), (cells, name)
+    assert body[0][4] == "Int64" and body[1][4].startswith("Struct")
 
 # --------------------------------------------------------------------------------------------
 # --stats

@@ -67,7 +67,7 @@ export class QuiverFile {
     this.#id = opened.id;
     /** The URL the file was opened with. */
     this.url = url;
-    /** What the footer says: size, numRows, columns, rowGroups, createdBy, keyValue, etag, version. */
+    /** What the footer says: size, numRows, columns, schemaTree, rowGroups, createdBy, keyValue, etag, version. */
     this.metadata = opened.metadata;
     /** The file's schema as an apache-arrow Schema. */
     this.schema = schemaOf(opened.arrowSchema);

@@ -8,7 +8,7 @@ use crate::bindings::exports::quiver::engine::scan::{
     BatchStream as WitBatchStream, ColumnInfo, FetchStats as WitFetchStats, FileMetadata, Guest,
     GuestBatchStream, GuestParquetFile, OpenOptions, OpenPath, OpenStats,
     ParquetFile as WitParquetFile, RowFilter, RowGroupInfo, RowGroupPlan, RowGroupVerdict,
-    ScanPlan, ScanRequest as WitScanRequest, ScanStats as WitScanStats,
+    ScanPlan, ScanRequest as WitScanRequest, ScanStats as WitScanStats, SchemaNode,
 };
 use crate::bindings::exports::quiver::engine::types::ByteRange;
 use crate::bindings::exports::quiver::engine::types::Error as WitError;
@@ -17,7 +17,11 @@ use crate::filter::parse_where;
 use crate::ipc::encode_schema;
 use crate::scan::{BatchStream, ParquetFile, PrunedBy, ScanRequest, Verdict};
 use crate::source;
-use parquet::basic::{DecimalType, IntType, LogicalType, TimeType, TimeUnit, TimestampType};
+use arrow_schema::Schema;
+use parquet::basic::{
+    ConvertedType, DecimalType, IntType, LogicalType, Repetition, TimeType, TimeUnit, TimestampType,
+};
+use parquet::schema::types::Type;
 use std::cell::RefCell;
 
 /// The `parquet-file` resource.
@@ -217,6 +221,7 @@ fn describe(file: &ParquetFile) -> FileMetadata {
         version: footer.version(),
         created_by: footer.created_by().map(str::to_owned),
         columns,
+        schema_tree: schema_tree(descriptor.root_schema(), schema),
         row_groups,
         key_value: footer
             .key_value_metadata()
@@ -229,6 +234,62 @@ fn describe(file: &ParquetFile) -> FileMetadata {
             .unwrap_or_default(),
         arrow_schema: encode_schema(schema).unwrap_or_default(),
     }
+}
+
+/// Every node of `root` (the Parquet schema) but `root` itself, in
+/// pre-order; top-level nodes carry the type of their field in `arrow`.
+fn schema_tree(root: &Type, arrow: &Schema) -> Vec<SchemaNode> {
+    let mut nodes = Vec::new();
+    // Nodes still to list, the next one last; a loop rather than recursion,
+    // so that no schema, however deep, can exhaust the stack.
+    let mut pending: Vec<(&Type, u32, Option<String>)> = root
+        .get_fields()
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(index, node)| {
+            let arrow_type = arrow
+                .fields()
+                .get(index)
+                .filter(|field| field.name() == node.name())
+                .map(|field| field.data_type().to_string());
+            (node.as_ref(), 0, arrow_type)
+        })
+        .collect();
+    while let Some((node, depth, arrow_type)) = pending.pop() {
+        let info = node.get_basic_info();
+        let repetition = match info.has_repetition().then(|| info.repetition()) {
+            Some(Repetition::OPTIONAL) => "optional",
+            Some(Repetition::REPEATED) => "repeated",
+            // A node without one is read as required.
+            _ => "required",
+        };
+        let logical_type = match (info.logical_type_ref(), info.converted_type()) {
+            (Some(logical), _) => Some(logical_type_name(logical)),
+            (None, ConvertedType::NONE) => None,
+            (None, ConvertedType::DECIMAL) if node.is_primitive() => Some(format!(
+                "DECIMAL({},{})",
+                node.get_precision(),
+                node.get_scale()
+            )),
+            (None, converted) => Some(converted.to_string()),
+        };
+        nodes.push(SchemaNode {
+            name: info.name().to_owned(),
+            depth,
+            repetition: repetition.to_owned(),
+            physical_type: node
+                .is_primitive()
+                .then(|| node.get_physical_type().to_string()),
+            logical_type,
+            arrow_type,
+        });
+        if node.is_group() {
+            let children = node.get_fields().iter().rev();
+            pending.extend(children.map(|child| (child.as_ref(), depth + 1, None)));
+        }
+    }
+    nodes
 }
 
 /// A Parquet logical type as people write it: `Decimal(10,2)`,

@@ -8,7 +8,10 @@ export async function example(controller: AbortController): Promise<Table> {
   const file = await open('https://example.org/trips.parquet', { maxConcurrency: 6 });
   const names: string[] = file.schema.fields.map((field) => field.name);
   const rows: number = file.metadata.numRows + file.metadata.rowGroups.length + names.length;
-  for await (const batch of file.scan({ columns: ['id'], where: 'fare > 50', limit: rows })) {
+  const leaves: string[] = file.metadata.schemaTree
+    .filter((node) => node.depth > 0 && node.physicalType !== undefined)
+    .map((node) => `${node.name} ${node.repetition} ${node.logicalType ?? ''}`);
+  for await (const batch of file.scan({ columns: ['id'], where: 'fare > 50', limit: rows + leaves.length })) {
     batch.numRows.toFixed();
   }
   let last: ScanStats | null = null;

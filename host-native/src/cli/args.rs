@@ -159,11 +159,14 @@ impl Compute {
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// A readable table sized to the terminal.
+    /// A readable table sized to the terminal (nested values as
+    /// `{a: 1, b: [1, 2]}`).
     Table,
-    /// Comma-separated values with a header line.
+    /// Comma-separated values with a header line (no nested columns).
     Csv,
-    /// One JSON object per row, one per line.
+    /// One JSON object per row, one per line: a struct is an object, a
+    /// list an array, a map an object with its keys as strings; nulls are
+    /// written as null.
     Json,
     /// An Arrow IPC stream.
     Arrow,

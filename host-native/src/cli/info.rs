@@ -43,6 +43,14 @@ fn to_json(url: &str, metadata: &FileMetadata) -> serde_json::Value {
             "arrow_type": c.arrow_type,
             "nullable": c.nullable,
         })).collect::<Vec<_>>(),
+        "schema": metadata.schema_tree.iter().map(|n| json!({
+            "name": n.name,
+            "depth": n.depth,
+            "repetition": n.repetition,
+            "physical_type": n.physical_type,
+            "logical_type": n.logical_type,
+            "arrow_type": n.arrow_type,
+        })).collect::<Vec<_>>(),
         "row_groups": metadata.row_groups.iter().map(|g| json!({
             "num_rows": g.num_rows,
             "compressed_size": g.compressed_size,
@@ -67,27 +75,35 @@ fn write_text(out: &mut impl Write, url: &str, metadata: &FileMetadata) -> std::
         metadata.created_by.as_deref().unwrap_or("(unknown)")
     )?;
     writeln!(out, "format:     version {}", metadata.version)?;
-    writeln!(out, "\ncolumns:")?;
-    let mut columns = comfy_table::Table::new();
-    columns.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    columns.set_header([
-        "name",
+    writeln!(out, "\nschema:")?;
+    let mut schema = comfy_table::Table::new();
+    schema
+        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    // Long Arrow types wrap to fit a terminal; piped output keeps them whole.
+    if let Some((terminal_size::Width(width), _)) =
+        terminal_size::terminal_size_of(std::io::stdout())
+    {
+        schema.set_width(width);
+    }
+    schema.set_header([
+        "column",
         "physical type",
         "logical type",
+        "repetition",
         "arrow type",
-        "nullable",
     ]);
-    for c in &metadata.columns {
-        let logical = c.logical_type.as_deref().unwrap_or("");
-        columns.add_row([
-            c.name.as_str(),
-            &c.physical_type,
-            logical,
-            &c.arrow_type,
-            if c.nullable { "yes" } else { "no" },
+    let depths: Vec<u32> = metadata.schema_tree.iter().map(|n| n.depth).collect();
+    for (node, prefix) in metadata.schema_tree.iter().zip(tree_prefixes(&depths)) {
+        schema.add_row([
+            format!("{prefix}{}", node.name),
+            node.physical_type.clone().unwrap_or_default(),
+            node.logical_type.clone().unwrap_or_default(),
+            node.repetition.clone(),
+            node.arrow_type.clone().unwrap_or_default(),
         ]);
     }
-    writeln!(out, "{columns}")?;
+    writeln!(out, "{schema}")?;
     writeln!(out, "\nrow groups:")?;
     let mut groups = comfy_table::Table::new();
     groups.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
@@ -101,4 +117,72 @@ fn write_text(out: &mut impl Write, url: &str, metadata: &FileMetadata) -> std::
         ]);
     }
     writeln!(out, "{groups}")
+}
+
+/// The tree drawing before each name of a schema listed in pre-order with
+/// these depths: nothing for top-level columns, then one `│  ` (or blank,
+/// under a last child) per level and `├─ `, or `└─ ` for a last child.
+fn tree_prefixes(depths: &[u32]) -> Vec<String> {
+    // Whether the node at each position has a sibling after it: a later node
+    // at its depth before any shallower one.
+    let has_next: Vec<bool> = depths
+        .iter()
+        .enumerate()
+        .map(|(index, &depth)| {
+            depths[index + 1..]
+                .iter()
+                .take_while(|&&later| later >= depth)
+                .any(|&later| later == depth)
+        })
+        .collect();
+    // `open[k]`: whether the current ancestor at depth k + 1 has a next sibling.
+    let mut open: Vec<bool> = Vec::new();
+    depths
+        .iter()
+        .zip(&has_next)
+        .map(|(&depth, &next)| {
+            let depth = depth as usize;
+            if depth == 0 {
+                open.clear();
+                return String::new();
+            }
+            open.truncate(depth - 1);
+            let mut prefix: String = open
+                .iter()
+                .map(|&more| if more { "│  " } else { "   " })
+                .collect();
+            prefix.push_str(if next { "├─ " } else { "└─ " });
+            open.push(next);
+            prefix
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tree_prefixes;
+
+    #[test]
+    fn tree_prefixes_draw_branches_and_last_children() {
+        // id; s { a; items (list { element { x; y } }) }; m
+        let depths = [0, 0, 1, 1, 2, 3, 4, 4, 0];
+        assert_eq!(
+            tree_prefixes(&depths),
+            [
+                "",
+                "",
+                "├─ ",
+                "└─ ",
+                "   └─ ",
+                "      └─ ",
+                "         ├─ ",
+                "         └─ ",
+                "",
+            ]
+        );
+        assert_eq!(
+            tree_prefixes(&[0, 1, 2, 1, 0]),
+            ["", "├─ ", "│  └─ ", "└─ ", ""]
+        );
+    }
 }
