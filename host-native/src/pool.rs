@@ -42,8 +42,11 @@ pub struct Opened {
     pub open: OpenStats,
 }
 
-/// What a worker sends about one scan, in order: batches, then one end.
+/// What a worker sends about one scan, in order: its schema, batches, then
+/// one end (or only an end, where the scan did not start).
 pub enum ScanEvent {
+    /// The schema of the scan's batches, an Arrow IPC stream.
+    Schema(Vec<u8>),
     /// The next batch, an Arrow IPC stream.
     Batch(Vec<u8>),
     /// The scan ended: what it did, and the opens it needed (a file this
@@ -359,23 +362,27 @@ async fn scan(
         Ok(stream) => stream,
         Err(error) => return Ok(Err(error)),
     };
-    let outcome = loop {
-        if stop.load(Ordering::Relaxed) {
-            let stats = session.scan_stats(&stream).await?;
-            break Some(Ok(ScanEvent::Finished { stats, opens }));
-        }
-        match session.next_batch(&stream).await? {
-            Ok(Some(batch)) => {
-                if !events.send(ScanEvent::Batch(batch)).await {
-                    break None;
-                }
-            }
-            Ok(None) => {
+    let schema = session.schema(&stream).await?;
+    let outcome = match events.send(ScanEvent::Schema(schema)).await {
+        false => None, // the reader is gone
+        true => loop {
+            if stop.load(Ordering::Relaxed) {
                 let stats = session.scan_stats(&stream).await?;
                 break Some(Ok(ScanEvent::Finished { stats, opens }));
             }
-            Err(error) => break Some(Err(error)),
-        }
+            match session.next_batch(&stream).await? {
+                Ok(Some(batch)) => {
+                    if !events.send(ScanEvent::Batch(batch)).await {
+                        break None;
+                    }
+                }
+                Ok(None) => {
+                    let stats = session.scan_stats(&stream).await?;
+                    break Some(Ok(ScanEvent::Finished { stats, opens }));
+                }
+                Err(error) => break Some(Err(error)),
+            }
+        },
     };
     session.close_stream(stream).await?;
     Ok(outcome.transpose())

@@ -52,9 +52,16 @@ impl wasmtime::ResourceLimiter for MemoryMeter {
         &mut self,
         _current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if let Some(limit_bytes) = self.limit_bytes.filter(|&limit| desired > limit) {
+        // Beyond the memory's own maximum (4 GiB for a 32-bit instance) the
+        // growth would fail and the engine abort on the failed allocation:
+        // stop it with the same clear error as the limit.
+        let cap = match (self.limit_bytes, maximum) {
+            (Some(limit), Some(maximum)) => Some(limit.min(maximum)),
+            (limit, maximum) => limit.or(maximum),
+        };
+        if let Some(limit_bytes) = cap.filter(|&limit| desired > limit) {
             return Err(wasmtime::Error::new(MemoryLimitExceeded {
                 limit_bytes,
                 asked_bytes: desired,

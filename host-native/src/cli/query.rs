@@ -155,10 +155,11 @@ impl Query {
         Ok(())
     }
 
-    /// How output batches are made from the batches of a file's scan,
-    /// whose columns are those of `file_schema` that the query asks for.
-    pub fn layout(&self, dataset: &Dataset, file_schema: &Schema) -> Result<Layout, Failure> {
-        if let Some(field) = file_schema
+    /// How output batches are made from the batches of a file's scan, whose
+    /// schema (the engine's, for the columns the query asks of the file) is
+    /// `scan_schema`.
+    pub fn layout(&self, dataset: &Dataset, scan_schema: &Schema) -> Result<Layout, Failure> {
+        if let Some(field) = scan_schema
             .fields()
             .iter()
             .find(|field| dataset.partition_position(field.name()).is_some())
@@ -169,14 +170,6 @@ impl Query {
             ))
             .into());
         }
-        let read: Vec<String> = match &self.file_columns {
-            Some(names) => names.clone(),
-            None => file_schema
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect(),
-        };
         let output: Vec<String> = match &self.requested {
             Some(names) => names.clone(),
             None => {
@@ -188,21 +181,25 @@ impl Query {
                     .map(|key| key.name.clone())
                     .collect();
                 keys.sort();
-                read.iter().cloned().chain(keys).collect()
+                let columns = scan_schema.fields().iter().map(|f| f.name().clone());
+                columns.chain(keys).collect()
             }
         };
         let mut fields = Vec::new();
         let mut sources = Vec::new();
+        let mut taken = vec![false; scan_schema.fields().len()];
         for name in &output {
             if let Some(key) = dataset.partition_position(name) {
                 fields.push(Arc::new(dataset.partition_field(key)));
                 sources.push(Column::Partition(key));
-            } else {
-                let position = read.iter().position(|n| n == name).unwrap_or_default();
-                let field = file_schema.field_with_name(name).map_err(|_| {
-                    EngineError::ColumnNotFound(format!("there is no column {name:?}"))
-                })?;
-                fields.push(Arc::new(field.clone()));
+                continue;
+            }
+            let position = scan_column_of(scan_schema, name).ok_or_else(|| {
+                EngineError::ColumnNotFound(format!("there is no column {name:?}"))
+            })?;
+            // Fields of one struct share its column, placed where first named.
+            if !std::mem::replace(&mut taken[position], true) {
+                fields.push(Arc::clone(&scan_schema.fields()[position]));
                 sources.push(Column::File(position));
             }
         }
@@ -211,6 +208,26 @@ impl Query {
             sources,
         })
     }
+}
+
+/// The column of a scan's batches that holds the column `name` asked for:
+/// the column of that name (ignoring ASCII case, as the engine does when
+/// only one matches), or the struct column a dotted path starts at.
+fn scan_column_of(scan_schema: &Schema, name: &str) -> Option<usize> {
+    let fields = scan_schema.fields();
+    let alike = |field: &str, text: &str| field.eq_ignore_ascii_case(text);
+    if let Some(position) = fields.iter().position(|f| f.name() == name) {
+        return Some(position);
+    }
+    let mut matches = (0..fields.len()).filter(|&i| alike(fields[i].name(), name));
+    if let (Some(position), None) = (matches.next(), matches.next()) {
+        return Some(position);
+    }
+    fields.iter().position(|field| {
+        let root = field.name();
+        name.get(..root.len()).is_some_and(|head| alike(root, head))
+            && name.as_bytes().get(root.len()) == Some(&b'.')
+    })
 }
 
 /// Where an output column comes from.

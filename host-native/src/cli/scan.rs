@@ -2,7 +2,7 @@
 //! and write the batches in file order in the chosen format.
 
 use super::args::{Format, ScanArgs};
-use super::output::BatchWriter;
+use super::output::{BatchWriter, check_format};
 use super::query::Query;
 use super::sink::Sink;
 use super::stats::Totals;
@@ -128,11 +128,6 @@ async fn scan_files(
         let url = dataset.files[opening[position]].source.url.as_str();
         query.check_schema(first, (url, &file.metadata))?;
     }
-    let file_schema = StreamReader::try_new(&opened[0].metadata.arrow_schema[..], None)
-        .context("the engine sent an invalid schema")?
-        .schema();
-    let layout = query.layout(dataset, &file_schema)?;
-
     let units: Vec<Unit> = match query.files.is_empty() {
         true => Vec::new(),
         false => plan_units(&opened, openers, threads, args.min_split_bytes),
@@ -183,6 +178,33 @@ async fn scan_files(
         })
         .collect();
 
+    // The output's schema is that of the first scan's batches (with no file
+    // to read, of a scan of no row groups of the first file opened).
+    let mut schema_only = match receivers.is_empty() {
+        true => {
+            let file = opening[0];
+            let (columns, _) = query.request_of(dataset, file);
+            let window = (None, None);
+            let request = scan_request(args, (columns, None), window, scan_limit, Some(Vec::new()));
+            Some(pool.scan(0, file_ref(dataset, file), options, request, buffer_bytes))
+        }
+        false => None,
+    };
+    let first_events = match (&mut schema_only, receivers.front_mut()) {
+        (Some(events), _) | (None, Some((_, events))) => events,
+        (None, None) => return Err(anyhow!("no scan to take the output's schema from").into()),
+    };
+    let scan_schema = match first_events.recv().await {
+        Some(ScanEvent::Schema(ipc)) => StreamReader::try_new(&ipc[..], None)
+            .context("the engine sent an invalid schema")?
+            .schema(),
+        Some(ScanEvent::Failed(error)) => return Err(Failure::Engine(error)),
+        Some(ScanEvent::Broken(error)) => return Err(Failure::Host(error)),
+        _ => return Err(anyhow!("a scan ended before sending its schema").into()),
+    };
+    let layout = query.layout(dataset, &scan_schema)?;
+    check_format(format, &layout.schema)?;
+
     let mut totals = Totals::new(dataset, query, workers.max(openers));
     for open in &opened {
         totals.add_open(&open.open);
@@ -218,6 +240,7 @@ async fn scan_files(
                     ScanEvent::Finished { stats, opens } => {
                         totals.add_scan(*file, &stats, &opens);
                     }
+                    ScanEvent::Schema(_) => {} // the layout was made from the first
                     ScanEvent::Failed(error) => return Err(Failure::Engine(error)),
                     ScanEvent::Broken(error) => return Err(Failure::Host(error)),
                 }
@@ -235,6 +258,9 @@ async fn scan_files(
     // The limit may have been reached before every scan ended: stop them,
     // and count what they did.
     pool.stop();
+    if let Some(mut events) = schema_only {
+        while events.recv().await.is_some() {}
+    }
     for (file, mut events) in receivers {
         while let Some(event) = events.recv().await {
             if let ScanEvent::Finished { stats, opens } = event {
