@@ -34,6 +34,7 @@ import pytest
 from PIL import Image
 
 import gen_data
+import nested_data
 import test_conformance as conformance
 import test_tiers as tiers
 import util
@@ -425,3 +426,41 @@ def test_transient_failures_are_retried_in_the_browser(app_server, data_dir, duc
     assert result["q"]["stats"]["fetch"]["retries"] == 1, result["q"].get("stats")
     expected = conformance.oracle(duck, data_dir / CONFORMANCE_FILE, ["id"], where, None, None)
     util.assert_tables_equal(table_of(result["q"]), expected, "browser retry")
+
+
+def test_nested_columns_paths_and_conditions_in_the_browser(app_server, duck, tmp_path):
+    """The browser host returns nested columns as the native one does: whole, by dotted path
+    (the parent structure kept), and filtered on a struct field, len() and list_contains()."""
+    folder = tmp_path / "nested"
+    folder.mkdir()
+    nested_data.write(folder)
+    path = folder / "pyarrow.parquet"
+    queries = {
+        "whole": (None, None),
+        "paths": (["person.address.city", "id", "tags"], "person.age > 30"),
+        "lists": (["id", "orders"], "len(tags) > 2 AND list_contains(tags, 'x')"),
+    }
+    with RangeServer(folder, cors=True) as server:
+        (results,) = run_in_browser(app_server, [{
+            "build": "simd", "gpu": False,
+            "cases": [{"id": name, "url": server.url(path.name),
+                       "request": {k: v for k, v in (("columns", columns), ("where", where)) if v}}
+                      for name, (columns, where) in queries.items()]}], tmp_path)
+    whole = table_of(results["whole"])
+    expected = duck.execute(f"SELECT * FROM read_parquet('{path}')").to_arrow_table()
+    assert whole.column_names == expected.column_names
+    for name in expected.column_names:
+        assert whole.column(name).to_pylist() == expected.column(name).to_pylist(), name
+    paths = table_of(results["paths"])
+    assert paths.column_names == ["person", "id", "tags"]
+    assert str(paths.schema.field("person").type) == "struct<address: struct<city: string>>"
+    rows = duck.execute(f"SELECT person.address.city AS city, id, tags FROM read_parquet('{path}') "
+                        "WHERE person.age > 30").fetchall()
+    got = [((p or {}).get("address") or {}).get("city") for p in paths.column("person").to_pylist()]
+    assert got == [city for city, _, _ in rows]
+    assert paths.column("id").to_pylist() == [i for _, i, _ in rows]
+    lists = table_of(results["lists"])
+    expected = duck.execute(f"SELECT id, orders FROM read_parquet('{path}') "
+                            "WHERE len(tags) > 2 AND list_contains(tags, 'x')").to_arrow_table()
+    assert lists.num_rows > 0
+    assert lists.to_pylist() == expected.to_pylist()

@@ -14,91 +14,16 @@ lists of structs, maps, lists of lists, and NULLs at every level. Each is read
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import nested_data
 import util
+from nested_data import ROW_GROUP_ROWS, ROWS
 from rangeserver import RangeServer
-
-ROWS = 3000
-ROW_GROUP_ROWS = 500
-CITIES = ["Paris", "Lyon", "Oslo", "Quito", None]
-
-
-def _person(rng: random.Random) -> dict | None:
-    if rng.random() < 0.1:
-        return None
-    address = None if rng.random() < 0.15 else {
-        "city": rng.choice(CITIES),
-        "zip": None if rng.random() < 0.1 else rng.randrange(1000, 99999),
-    }
-    return {
-        "name": rng.choice(["ann", "bob", "ada", "cy", None]),
-        "age": None if rng.random() < 0.1 else rng.randrange(1, 99),
-        "address": address,
-    }
-
-
-def _tags(rng: random.Random) -> list | None:
-    roll = rng.random()
-    if roll < 0.1:
-        return None
-    if roll < 0.2:
-        return []
-    return [None if rng.random() < 0.05 else rng.choice("abcdefx") for _ in range(rng.randrange(1, 5))]
-
-
-def _orders(rng: random.Random) -> list | None:
-    if rng.random() < 0.1:
-        return None
-    return [
-        None if rng.random() < 0.05 else {
-            "sku": f"s{rng.randrange(100)}",
-            "qty": rng.randrange(1, 10),
-            "items": None if rng.random() < 0.1 else [
-                {"x": rng.randrange(-50, 50), "y": rng.choice(["p", "q", None])}
-                for _ in range(rng.randrange(0, 3))
-            ],
-        }
-        for _ in range(rng.randrange(0, 4))
-    ]
-
-
-def _rows() -> list[dict]:
-    rng = random.Random(8)
-    rows = []
-    for i in range(ROWS):
-        attrs = None if rng.random() < 0.1 else [
-            (f"k{k}", None if rng.random() < 0.1 else rng.randrange(1000))
-            for k in rng.sample(range(6), rng.randrange(0, 4))
-        ]
-        matrix = None if rng.random() < 0.1 else [
-            None if rng.random() < 0.1 else [rng.randrange(10) for _ in range(rng.randrange(0, 3))]
-            for _ in range(rng.randrange(0, 3))
-        ]
-        rows.append({"id": i, "person": _person(rng), "tags": _tags(rng), "orders": _orders(rng),
-                     "attrs": attrs, "matrix": matrix})
-    return rows
-
-
-SCHEMA = pa.schema([
-    ("id", pa.int64()),
-    ("person", pa.struct([
-        ("name", pa.string()), ("age", pa.int32()),
-        ("address", pa.struct([("city", pa.string()), ("zip", pa.int32())])),
-    ])),
-    ("tags", pa.list_(pa.string())),
-    ("orders", pa.list_(pa.struct([
-        ("sku", pa.string()), ("qty", pa.int32()),
-        ("items", pa.list_(pa.struct([("x", pa.int64()), ("y", pa.string())]))),
-    ]))),
-    ("attrs", pa.map_(pa.string(), pa.int64())),
-    ("matrix", pa.list_(pa.list_(pa.int32()))),
-])
 
 WRITERS = ["pyarrow", "duckdb"]
 
@@ -106,13 +31,7 @@ WRITERS = ["pyarrow", "duckdb"]
 @pytest.fixture(scope="module")
 def nested_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("nested")
-    table = pa.Table.from_pylist(_rows(), schema=SCHEMA)
-    pq.write_table(table, folder / "pyarrow.parquet", row_group_size=ROW_GROUP_ROWS,
-                   write_page_index=True, data_page_size=4096)
-    con = util.duckdb_connect()
-    con.register("source", table)
-    con.execute(f"COPY (SELECT * FROM source) TO '{folder / 'duckdb.parquet'}' "
-                f"(FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+    nested_data.write(folder)
     return folder
 
 
@@ -257,3 +176,67 @@ def test_bad_nested_columns_are_clean_errors(columns, words, nested_dir, run_qui
     proc = run_quiver("scan", nested_dir / "pyarrow.parquet", "--columns", columns)
     line = util.assert_clean_error(proc, 1)
     assert words in line, line
+
+
+def _every_logical_type() -> pa.Table:
+    """A column of each logical type pyarrow writes, with a NULL in each, and extremes."""
+    n = 4
+    ints = {
+        "i8": (pa.int8(), [-128, 0, 127, None]), "u8": (pa.uint8(), [0, 1, 255, None]),
+        "i16": (pa.int16(), [-32768, 0, 32767, None]), "u16": (pa.uint16(), [0, 1, 65535, None]),
+        "i32": (pa.int32(), [-2**31, 0, 2**31 - 1, None]),
+        "u32": (pa.uint32(), [0, 1, 2**32 - 1, None]),
+        "i64": (pa.int64(), [-2**63, 0, 2**63 - 1, None]),
+        "u64": (pa.uint64(), [0, 1, 2**64 - 1, None]),
+    }
+    from decimal import Decimal
+    columns = {name: pa.array(values, t) for name, (t, values) in ints.items()}
+    columns.update({
+        # stored as INT32, INT64 and FIXED_LEN_BYTE_ARRAY by their precision
+        "dec_i32": pa.array([Decimal("-9999.99"), Decimal("0.01"), Decimal("1234.50"), None],
+                            pa.decimal128(6, 2)),
+        "dec_i64": pa.array([Decimal("-99999999999.999"), Decimal("0"), Decimal("1.5"), None],
+                            pa.decimal128(14, 3)),
+        "dec_flba": pa.array([Decimal("-1" + "0" * 30), Decimal("0.5"), Decimal("3.25"), None],
+                             pa.decimal128(38, 2)),
+        "f16": pa.array([-1.5, 0.0, 65504.0, None], pa.float16()),
+        "f32": pa.array([-1.5, float("inf"), 3.25, None], pa.float32()),
+        "date": pa.array([-719162, 0, 2932896, None], pa.date32()),
+        "time_ms": pa.array([0, 1, 86_399_999, None], pa.time32("ms")),
+        "time_us": pa.array([0, 1, 86_399_999_999, None], pa.time64("us")),
+        "time_ns": pa.array([0, 1, 86_399_999_999_999, None], pa.time64("ns")),
+        "ts_ms_utc": pa.array([-2**40, 0, 2**40, None], pa.timestamp("ms", "UTC")),
+        "ts_us_local": pa.array([-2**50, 0, 2**50, None], pa.timestamp("us")),
+        "ts_ns_utc": pa.array([-2**62, 0, 2**62, None], pa.timestamp("ns", "UTC")),
+        "binary": pa.array([b"", b"\x00\xff", b"abc", None], pa.binary()),
+        "fixed": pa.array([b"abcd", b"\x00\x00\x00\x00", b"wxyz", None], pa.binary(4)),
+        "uuid": pa.array([bytes(range(16)), bytes(16), b"\xff" * 16, None], pa.uuid()),
+        "json": pa.array(['{"a": 1}', "[]", "null", None], pa.json_()),
+        "string": pa.array(["", "é", "z" * 100, None], pa.string()),
+        "null": pa.nulls(n, pa.null()),
+        "bool": pa.array([True, False, True, None], pa.bool_()),
+    })
+    return pa.table(columns)
+
+
+def test_every_logical_type_reads_as_pyarrow_does(tmp_path, scan_arrow):
+    path = tmp_path / "types.parquet"
+    pq.write_table(_every_logical_type(), path, store_decimal_as_integer=True)
+    physical = {pq.ParquetFile(path).schema.column(i).name: pq.ParquetFile(path).schema.column(i)
+                for i in range(len(pq.ParquetFile(path).schema))}
+    # the file holds what the test means to test
+    assert physical["dec_i32"].physical_type == "INT32"
+    assert physical["dec_i64"].physical_type == "INT64"
+    assert physical["dec_flba"].physical_type == "FIXED_LEN_BYTE_ARRAY"
+    assert str(physical["f16"].logical_type) == "Float16"
+    assert str(physical["uuid"].logical_type) == "UUID"
+    got = scan_arrow(str(path))
+    expected = pq.read_table(path)
+    util.assert_tables_equal(got, expected, "every logical type")
+    types = {field.name: field.type for field in got.schema}
+    assert types["u64"] == pa.uint64() and types["u8"] == pa.uint8()
+    assert types["dec_flba"] == pa.decimal128(38, 2)
+    assert types["time_ns"] == pa.time64("ns") and types["time_ms"] == pa.time32("ms")
+    assert types["ts_us_local"] == pa.timestamp("us")
+    assert types["ts_ns_utc"].tz is not None
+    assert types["null"] == pa.null()
