@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::filter::BoundPredicate;
 use crate::ipc;
 use crate::kernels::{Compute, KernelReport};
-use crate::memory::MemoryBudget;
+use crate::memory::{MemoryBudget, human_bytes};
 use crate::source::FetchStats;
 use arrow_array::{BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow_schema::{ArrowError, SchemaRef};
@@ -268,6 +268,30 @@ impl DecoderFactory {
         (rows, cost)
     }
 
+    /// Fails with `memory-limit` when one row of row group `group` (its
+    /// columns read, decoded) is so large that its batch copies and the page
+    /// it comes from cannot fit in `room`, however small the batches: a read
+    /// that would otherwise run out of the instance's memory part way.
+    fn check_row_fits(&self, group: usize, room: u64) -> Result<()> {
+        let decoded: u64 = self
+            .read_chunks(group)
+            .map(|chunk| chunk.uncompressed_size().max(0) as u64)
+            .sum();
+        let per_row = decoded / self.rows(group).max(1);
+        let needed = per_row.saturating_mul(BATCH_COPIES + 1);
+        if needed <= room {
+            return Ok(());
+        }
+        Err(Error::MemoryLimit(format!(
+            "row group {group} holds {} per row in the columns read, and a row's batch copies and \
+             page need {}, more than the limit of {} leaves ({}); read fewer columns",
+            human_bytes(per_row),
+            human_bytes(needed),
+            human_bytes(self.budget.limit()),
+            human_bytes(room)
+        )))
+    }
+
     /// The chunk of row group `group` that holds byte `offset`, for the page
     /// checks: its column's path and codec.
     fn chunk_at(&self, group: usize, offset: u64) -> Option<&ColumnChunkMetaData> {
@@ -482,6 +506,7 @@ impl BatchStream {
             // The first row group gets smaller batches if that makes it
             // fit; later ones wait until earlier ones are done.
             let (batch_rows, cost) = if self.active.is_empty() {
+                self.factory.check_row_fits(plan.group, self.headroom)?;
                 self.factory.fit_batch(plan.group, self.headroom)
             } else {
                 let rows = self.factory.batch_size;
