@@ -123,6 +123,8 @@ WHERE = [
     "NOT list_contains(tags, 'x')",
     "list_contains(tags, 'a') OR person.age < 10",
     "person.age > 1000",
+    "person IS NULL OR tags IS NULL",
+    "person.address IS NOT NULL AND attrs IS NOT NULL",
 ]
 
 

@@ -413,3 +413,11 @@ def test_nested_checker_detects_changes(parquet_testing):
     dic = pa.table({"x": pa.array([["a"]], pa.list_(pa.dictionary(pa.int8(), pa.string())))})
     assert table_differences(big, s) == [] and table_differences(dic, s) == []
 
+
+
+@pytest.mark.parametrize("rel", [rel for rel in other_files()
+                                 if rel.endswith("plaintext_footer.parquet.encrypted")])
+def test_encrypted_columns_under_a_plaintext_footer_are_named(rel, run_quiver, parquet_testing):
+    """Their footer reads, but their pages are encrypted: refused as such, before any page."""
+    line = util.assert_clean_error(run_quiver("scan", parquet_testing / rel), 1)
+    assert "has encrypted columns" in line and "unsupported" in line, line

@@ -312,6 +312,11 @@ fn nested_fields_lengths_and_members_filter_rows_as_duckdb_does() {
     assert_eq!(ids_where(&file, "len(tags) = 0"), [Some(3)]);
     assert_eq!(ids_where(&file, "len(tags) IS NULL"), [Some(4)]);
     assert_eq!(
+        ids_where(&file, "tags IS NULL OR s IS NULL"),
+        [Some(3), Some(4)]
+    );
+    assert_eq!(ids_where(&file, "s.y IS NOT NULL"), [Some(1), Some(4)]);
+    assert_eq!(
         ids_where(&file, "list_contains(tags, 'b')"),
         [Some(1), Some(2)]
     );

@@ -185,7 +185,12 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
                 }
             }
             Expr::Column(name) => {
-                let (name, data_type) = resolve(schema, name)?;
+                // a struct, list or map is NULL or not as a whole too
+                let path = find_path(schema, name)?;
+                let (name, data_type) = match path.field.data_type() {
+                    nested if nested.is_nested() => (path.name(), nested.clone()),
+                    _ => resolve(schema, name)?,
+                };
                 let column = column_operand(name, &data_type, data_type.clone());
                 Node::IsNull {
                     column,

@@ -48,6 +48,22 @@ impl Struct {
     }
 }
 
+/// Whether a footer (serialized `FileMetaData`) names an encryption
+/// algorithm (its field 8): a file written in plaintext-footer mode, whose
+/// footer reads but whose column chunks are encrypted.
+pub fn names_encryption(footer: &[u8]) -> Result<bool> {
+    let mut reader = CompactReader::new(footer);
+    let mut last = 0;
+    while let Some((id, wire)) = reader.field_header(last)? {
+        if id == 8 {
+            return Ok(true);
+        }
+        reader.skip(wire, 1)?;
+        last = id;
+    }
+    Ok(false)
+}
+
 /// The footer (serialized `FileMetaData`) without fields whose wire type
 /// contradicts the format inside `ColumnMetaData`. Fails on malformed input.
 pub fn repair_footer(footer: &[u8]) -> Result<Vec<u8>> {

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::kernels::Compute;
 use crate::source::{FetchStats, RemoteFile};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use footer_repair::repair_footer;
+use footer_repair::{names_encryption, repair_footer};
 use parquet::DecodeResult;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::basic::Type as PhysicalType;
@@ -156,6 +156,16 @@ fn read_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
         }
         result => result?,
     };
+    let footer_range = footer_start..size - FOOTER_TRAILER;
+    if remote.is_cached(&footer_range) {
+        let footer = remote.read(std::slice::from_ref(&footer_range))?.remove(0);
+        if names_encryption(&footer).unwrap_or(false) {
+            return Err(Error::Unsupported(format!(
+                "{url} has encrypted columns (its footer is plaintext); encryption is not \
+                 supported"
+            )));
+        }
+    }
     check_column_chunks(&metadata, size, &url)?;
     repair_column_chunks(metadata, footer_start)
 }
