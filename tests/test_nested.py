@@ -154,28 +154,21 @@ def test_struct_leaf_statistics_prune_row_groups_and_pages(nested_dir, scan_with
     assert table.num_rows == 0 and stats["row_groups_pruned"] == 0, stats
 
 
-@pytest.mark.parametrize("where, words", [
-    ("person > 1", "compare its fields"),
-    ("person.height > 1", "person has: name, age, address"),
-    ("person.age.x = 1", "not a struct"),
-    ("len(id) > 1", "needs a list or a string"),
-    ("list_contains(person, 1)", "needs a list"),
-    ("list_contains(tags, 1)", "list_contains(tags"),
-    ("upper(person.name) = 'A'", "unknown function upper()"),
+@pytest.mark.parametrize("flag, value, words", [
+    ("--where", "person > 1", "compare its fields"),
+    ("--where", "person.height > 1", "person has: name, age, address"),
+    ("--where", "person.age.x = 1", "not a struct"),
+    ("--where", "len(id) > 1", "needs a list or a string"),
+    ("--where", "list_contains(person, 1)", "needs a list"),
+    ("--where", "list_contains(tags, 1)", "list_contains(tags"),
+    ("--where", "upper(person.name) = 'A'", "unknown function upper()"),
+    ("--columns", "person,person.age", "overlap"),
+    ("--columns", "person.height", "person has: name, age, address"),
+    ("--columns", "tags.element", "not a struct"),
 ])
-def test_bad_nested_conditions_are_clean_errors(where, words, nested_dir, run_quiver):
-    proc = run_quiver("scan", nested_dir / "pyarrow.parquet", "--where", where)
-    line = util.assert_clean_error(proc, 1)
-    assert words in line, line
-
-
-@pytest.mark.parametrize("columns, words", [
-    ("person,person.age", "overlap"),
-    ("person.height", "person has: name, age, address"),
-    ("tags.element", "not a struct"),
-])
-def test_bad_nested_columns_are_clean_errors(columns, words, nested_dir, run_quiver):
-    proc = run_quiver("scan", nested_dir / "pyarrow.parquet", "--columns", columns)
+def test_bad_nested_conditions_and_columns_are_clean_errors(flag, value, words, nested_dir,
+                                                          run_quiver):
+    proc = run_quiver("scan", nested_dir / "pyarrow.parquet", flag, value)
     line = util.assert_clean_error(proc, 1)
     assert words in line, line
 

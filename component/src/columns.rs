@@ -34,19 +34,6 @@ impl ColumnPath {
     pub fn name(&self) -> String {
         self.names.join(".")
     }
-
-    /// Whether the path ends at a top-level column.
-    pub fn is_top_level(&self) -> bool {
-        self.names.len() == 1
-    }
-}
-
-/// The index of the top-level column `name` in `schema`.
-pub fn find_column(schema: &Schema, name: &str) -> Result<usize> {
-    match find_field(schema.fields(), name) {
-        Some(index) => Ok(index),
-        None => Err(not_found(schema.fields(), name, "the file has")),
-    }
 }
 
 /// The column `name` names in `schema`: a top-level column, else a dotted
@@ -292,15 +279,13 @@ mod tests {
             Field::new("a", DataType::Int32, true),
             Field::new("A", DataType::Int32, true),
         ]);
-        assert_eq!(find_column(&schema, "Id").unwrap(), 0);
-        assert_eq!(find_column(&schema, "ID").unwrap(), 0);
-        assert_eq!(find_column(&schema, "A").unwrap(), 2);
-        assert!(matches!(
-            find_column(&schema, "aa"),
-            Err(Error::ColumnNotFound(_))
-        ));
+        let root = |name: &str| find_path(&schema, name).map(|path| path.root);
+        assert_eq!(root("Id").unwrap(), 0);
+        assert_eq!(root("ID").unwrap(), 0);
+        assert_eq!(root("A").unwrap(), 2);
+        assert!(matches!(root("aa"), Err(Error::ColumnNotFound(_))));
         // Two columns differ only in case: only an exact name can choose.
-        let Err(Error::ColumnNotFound(message)) = find_column(&schema, "ʌ") else {
+        let Err(Error::ColumnNotFound(message)) = root("ʌ") else {
             panic!()
         };
         assert!(message.contains("Id, a, A"));
