@@ -235,3 +235,17 @@ def test_every_logical_type_reads_as_pyarrow_does(tmp_path, scan_arrow):
     assert types["ts_us_local"] == pa.timestamp("us")
     assert types["ts_ns_utc"].tz is not None
     assert types["null"] == pa.null()
+
+
+@pytest.mark.parametrize("codec", ["none", "snappy", "gzip", "brotli", "zstd", "lz4"])
+@pytest.mark.parametrize("page_version", ["1.0", "2.0"])
+def test_nested_columns_on_every_codec_and_page_version(codec, page_version, tmp_path,
+                                                        scan_arrow):
+    table = pa.Table.from_pylist(nested_data.rows()[:700], schema=nested_data.SCHEMA)
+    path = tmp_path / f"{codec}-{page_version}.parquet"
+    pq.write_table(table, path, compression=codec, data_page_version=page_version,
+                   row_group_size=300, data_page_size=2048)
+    got = scan_arrow(str(path))
+    assert got.column_names == table.column_names
+    for name in table.column_names:
+        assert _values(got.column(name)) == _values(table.column(name)), name
