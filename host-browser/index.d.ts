@@ -38,11 +38,20 @@ export interface OpenOptions {
   signal?: AbortSignal;
 }
 
-/** Progress of a scan, reported after each batch and at the end. */
+/**
+ * Progress of a scan, reported by the engine after each batch and at the end. `fraction`,
+ * `bytesFetched` and `rowGroupsDone` never decrease; the last report (`done`) has `fraction` 1,
+ * `bytesFetched === bytesPlanned` and `rowGroupsDone === rowGroupsTotal`.
+ */
 export interface ScanProgress {
   bytesFetched: number;
-  /** An upper bound from the scan's plan (the second phase as if every row matched). */
-  bytesPlanned: number | null;
+  /** `bytesFetched` plus what the plan may still fetch: an upper bound that shrinks as the scan goes. */
+  bytesPlanned: number;
+  /** `bytesFetched / bytesPlanned`. */
+  fraction: number;
+  /** Row groups read completely, of the `rowGroupsTotal` the plan reads (pruned ones not counted). */
+  rowGroupsDone: number;
+  rowGroupsTotal: number;
   requests: number;
   rowGroups: number;
   rowGroupsPruned: number;
@@ -69,7 +78,7 @@ export interface ScanOptions {
   memoryLimit?: number;
   /** Aborts the scan, its requests in flight included (browsers). */
   signal?: AbortSignal;
-  /** Called after each batch; asking for progress plans the scan first (`explain`). */
+  /** Called after each batch and once at the end with the engine's progress. */
   onProgress?: (progress: ScanProgress) => void;
 }
 

@@ -324,6 +324,13 @@ def test_progress_is_monotonic_and_ends_done(app_server, cors_server, tmp_path):
     assert last["bytesFetched"] == stats["fetch"]["bytesFetched"] > 0, (last, stats)
     assert last["rowsReturned"] == result["rows"] == stats["rowsReturned"]
     assert all(e["bytesPlanned"] >= e["bytesFetched"] for e in events), events
+    # the engine's progress: monotonic, ending at 100%
+    fractions = [e["fraction"] for e in events]
+    done = [e["rowGroupsDone"] for e in events]
+    assert fractions == sorted(fractions) and done == sorted(done), events
+    assert fractions[0] < 1 and fractions[-1] == 1, fractions
+    assert last["bytesPlanned"] == last["bytesFetched"], last
+    assert last["rowGroupsDone"] == last["rowGroupsTotal"] == stats["rowGroupsScanned"] > 1, last
 
 
 def test_abort_ends_requests_in_flight(app_server, cors_server, data_dir, tmp_path):

@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -581,3 +582,35 @@ def test_memory_limit_keeps_the_answer_within_the_limit(run_quiver):
         assert limited.returncode == 0 and limited.stdout == full.stdout, util.describe(limited)
         assert util.parse_stats(limited.stderr)["peak_memory_bytes"] <= limit * 1.1
     assert run_quiver(*args, "--memory-limit", "12Q").returncode == 2  # unknown unit
+
+
+# --------------------------------------------------------------------------------------------
+# Progress bar
+# --------------------------------------------------------------------------------------------
+
+def _on_a_terminal(quiver_bin, args: list[str], tmp_path: Path) -> str:
+    """What a terminal shows for ``quiver ARGS`` (stdout and stderr), through ``script``'s pty."""
+    command = " ".join(shlex.quote(str(a)) for a in [quiver_bin, *args])
+    proc = subprocess.run(["script", "-qfec", command, str(tmp_path / "typescript")],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc
+    return proc.stdout.decode(errors="replace")
+
+
+def test_a_slow_scan_shows_a_progress_bar_on_a_terminal_only(quiver_bin, data_dir, tmp_path,
+                                                            run_quiver):
+    """Over HTTP with 0.3 s per request the scan takes seconds: on a terminal the bar appears
+    (bytes, percent, row groups) and is cleared; with --quiet, or when stderr is a pipe, never."""
+    from rangeserver import RangeServer
+
+    with RangeServer(data_dir, latency_s=0.3) as server:
+        args = ["scan", server.url("pa_zstd.parquet"), "--where", "i32 > 1000", "--threads", "1",
+                "--output", str(tmp_path / "rows.csv")]
+        shown = _on_a_terminal(quiver_bin, args, tmp_path)
+        quiet = _on_a_terminal(quiver_bin, [*args, "--quiet"], tmp_path)
+        piped = run_quiver(*args, "--stats")
+    # the engine reports after each wave of requests, not only with batches: a real count shows
+    assert re.search(r"\d+% .*row groups \d+/[1-9]", shown), shown
+    assert "row groups" not in quiet, quiet
+    assert piped.returncode == 0 and "row groups" not in piped.stderr, piped.stderr
+    json.loads(piped.stderr.strip().splitlines()[-1])  # --stats is still the last line

@@ -11,7 +11,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use quiver_engine::error::Error;
 use quiver_engine::filter::parse_where;
-use quiver_engine::scan::{ParquetFile, ScanRequest};
+use quiver_engine::scan::{ParquetFile, ScanRequest, StreamEvent};
 use quiver_engine::source::{FetchOptions, MemoryTransport, RemoteFile};
 use std::sync::Arc;
 
@@ -607,5 +607,47 @@ fn a_scan_of_some_row_groups_covers_only_them() {
             ),
             "{wrong:?}"
         );
+    }
+}
+
+#[test]
+fn progress_only_grows_and_ends_at_everything_fetched() {
+    let file = open_with_tail(paged_sample_file(), 1024).unwrap();
+    for (condition, limit) in [
+        ("id IN (3, 250, 777) OR id > 900", None),
+        ("id >= 0", Some(150)),
+    ] {
+        let request = ScanRequest {
+            filter: Some(parse_where(condition).unwrap()),
+            limit,
+            batch_size: Some(40),
+            ..Default::default()
+        };
+        let mut stream = file.scan(request).unwrap();
+        let start = stream.progress();
+        assert_eq!(start.row_groups_done, 0);
+        assert!(start.row_groups_total > 1 && start.bytes_planned > start.bytes_fetched);
+        let (mut reports, mut waves) = (vec![start], 0);
+        while let Some(event) = stream.next_event().unwrap() {
+            waves += usize::from(matches!(event, StreamEvent::Fetched));
+            reports.push(stream.progress());
+        }
+        reports.push(stream.progress());
+        assert!(waves > 0, "{condition}: progress comes between batches too");
+        let fraction = |p: &quiver_engine::scan::ScanProgress| {
+            p.bytes_fetched as f64 / p.bytes_planned.max(1) as f64
+        };
+        for pair in reports.windows(2) {
+            assert!(
+                fraction(&pair[1]) >= fraction(&pair[0]),
+                "{condition}: {pair:?}"
+            );
+            assert!(pair[1].row_groups_done >= pair[0].row_groups_done);
+            assert!(pair[1].bytes_fetched >= pair[0].bytes_fetched);
+        }
+        let end = reports[reports.len() - 1];
+        assert_eq!(end.bytes_fetched, end.bytes_planned, "{condition}");
+        assert_eq!(end.row_groups_done, end.row_groups_total, "{condition}");
+        assert_eq!(end.bytes_fetched, stream.stats().fetch.bytes_fetched);
     }
 }

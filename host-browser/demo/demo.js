@@ -192,10 +192,10 @@ function renderStats(stats, wallMs) {
 }
 
 function onProgress(progress) {
-  const fraction = progress.done ? 1 : progress.bytesPlanned ? progress.bytesFetched / progress.bytesPlanned : 0;
-  $('progress').value = fraction;
+  $('progress').value = progress.fraction;
   $('progress-text').textContent =
     `${bytes(progress.bytesFetched)}${progress.bytesPlanned ? ` of at most ${bytes(progress.bytesPlanned)}` : ''}` +
+    ` · row groups ${progress.rowGroupsDone}/${progress.rowGroupsTotal}` +
     ` · ${progress.requests} requests · ${count(progress.rowsReturned)} rows${progress.done ? ' · done' : ''}`;
 }
 
@@ -209,7 +209,7 @@ async function runQuery() {
   $('cancel').disabled = false;
   $('run').disabled = true;
   $('progress-section').hidden = false;
-  onProgress({ bytesFetched: 0, bytesPlanned: 0, requests: 0, rowsReturned: 0, done: false });
+  onProgress({ bytesFetched: 0, bytesPlanned: 0, fraction: 0, rowGroupsDone: 0, rowGroupsTotal: 0, requests: 0, rowsReturned: 0, done: false });
   setState('running');
   const began = performance.now();
   let stats = null;

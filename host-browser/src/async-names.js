@@ -20,6 +20,7 @@ export const ASYNC_EXPORTS = [
   'quiver:engine/scan#[method]parquet-file.scan',
   'quiver:engine/scan#[method]parquet-file.explain',
   'quiver:engine/scan#[method]batch-stream.next',
+  'quiver:engine/scan#[method]batch-stream.next-event',
   'quiver:engine/range-fetch#open',
   'quiver:engine/range-fetch#[method]remote-file.read',
   'quiver:engine/filter#evaluate',

@@ -147,14 +147,8 @@ class Scan {
     const { signal, onProgress, columns, where, limit, offset, batchSize, compute, memoryLimit } = this.#options;
     const request = { columns, where, limit, offset, batchSize, compute, memoryLimit };
     const context = { signal, url: this.#url };
-    let planned = null;
     let started;
     try {
-      if (onProgress) {
-        const plan = await this.#transport.call('explain', [this.#fileId, request], context);
-        const sum = (ranges) => ranges.reduce((total, range) => total + range.length, 0);
-        planned = sum(plan.firstPhase) + sum(plan.secondPhase) + plan.index.bytesFetched;
-      }
       started = await this.#transport.call('scan', [this.#fileId, request], context);
       this.#resolveSchema(schemaOf(started.schema));
     } catch (error) {
@@ -164,15 +158,14 @@ class Scan {
     let finished = false;
     try {
       for (;;) {
-        const { batch, stats } = await this.#transport.call('next', [started.id], context);
+        const { batch, end, stats, progress } = await this.#transport.call('next', [started.id], context);
         if (stats) this.stats = stats;
-        if (batch === null) {
+        onProgress?.(progressOf(stats, progress, end));
+        if (end) {
           finished = true;
-          onProgress?.(progressOf(stats, planned, true));
           return;
         }
-        onProgress?.(progressOf(stats, planned, false));
-        for (const recordBatch of batchesOf(batch)) yield recordBatch;
+        if (batch !== null) for (const recordBatch of batchesOf(batch)) yield recordBatch;
       }
     } finally {
       if (!finished) this.#transport.call('close', [started.id], {}).catch(() => {});
@@ -180,11 +173,16 @@ class Scan {
   }
 }
 
-function progressOf(stats, planned, done) {
-  const fetched = stats?.fetch.bytesFetched ?? 0;
+/** What `onProgress` receives: the engine's progress, with the stats' counters beside it. */
+function progressOf(stats, progress, done) {
+  const fetched = progress?.bytesFetched ?? 0;
+  const planned = progress?.bytesPlanned ?? 0;
   return {
     bytesFetched: fetched,
-    bytesPlanned: planned === null ? null : Math.max(planned, fetched),
+    bytesPlanned: planned,
+    fraction: planned > 0 ? fetched / planned : done ? 1 : 0,
+    rowGroupsDone: progress?.rowGroupsDone ?? 0,
+    rowGroupsTotal: progress?.rowGroupsTotal ?? 0,
     requests: stats?.fetch.requests ?? 0,
     rowGroups: stats?.rowGroups ?? 0,
     rowGroupsPruned: stats?.rowGroupsPruned ?? 0,

@@ -198,15 +198,20 @@ export class Session {
     }, signal);
   }
 
-  /** The next batch of a scan as Arrow IPC bytes (`null` at the end), and the stats so far. */
+  /**
+   * What a scan yields next, with its stats and progress so far: a batch as Arrow IPC bytes,
+   * or (`batch: null`) progress after a wave of requests, or the end (`end: true`).
+   */
   next(streamId, signal) {
     return this.#serialize(async () => {
       const stream = this.#streams.get(streamId);
-      if (!stream) return { batch: null, stats: null };
-      const batch = (await stream.next()) ?? null;
+      if (!stream) return { batch: null, end: true, stats: null, progress: null };
+      const event = (await stream.nextEvent()) ?? null;
+      const batch = event?.tag === 'batch' ? event.val : null;
       const stats = plain(stream.stats());
-      if (batch === null) this.close(streamId);
-      return { batch, stats };
+      const progress = plain(stream.progress());
+      if (event === null) this.close(streamId);
+      return { batch, end: event === null, stats, progress };
     }, signal);
   }
 

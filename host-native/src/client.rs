@@ -8,7 +8,7 @@ use crate::bindings::EngineError;
 use crate::bindings::filter::{ComputePreference, Expression, Selection};
 use crate::bindings::range_fetch::{FetchOptions, FetchStats};
 use crate::bindings::scan::{
-    FileMetadata, OpenOptions, OpenStats, ScanPlan, ScanRequest, ScanStats,
+    FileMetadata, OpenOptions, OpenStats, ScanEvent, ScanPlan, ScanProgress, ScanRequest, ScanStats,
 };
 use crate::runtime::Session;
 use anyhow::Result;
@@ -97,12 +97,22 @@ impl Session {
             .await?)
     }
 
-    /// The next batch as an Arrow IPC stream, or `None` at the end.
-    pub async fn next_batch(&mut self, stream: &BatchStream) -> EngineResult<Option<Vec<u8>>> {
+    /// The next batch, or progress after a wave of requests that completed
+    /// none, or `None` at the end.
+    pub async fn next_event(&mut self, stream: &BatchStream) -> EngineResult<Option<ScanEvent>> {
         let scan = self.engine.quiver_engine_scan();
         Ok(scan
             .batch_stream()
-            .call_next(&mut self.store, stream.0)
+            .call_next_event(&mut self.store, stream.0)
+            .await?)
+    }
+
+    /// How far the scan has got.
+    pub async fn scan_progress(&mut self, stream: &BatchStream) -> Result<ScanProgress> {
+        let scan = self.engine.quiver_engine_scan();
+        Ok(scan
+            .batch_stream()
+            .call_progress(&mut self.store, stream.0)
             .await?)
     }
 

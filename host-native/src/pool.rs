@@ -11,14 +11,17 @@
 
 use crate::access::FileAccess;
 use crate::bindings::EngineError;
-use crate::bindings::scan::{FileMetadata, OpenOptions, OpenStats, ScanRequest, ScanStats};
+use crate::bindings::scan::{
+    FileMetadata, OpenOptions, OpenStats, ScanEvent as WitScanEvent, ScanProgress, ScanRequest,
+    ScanStats,
+};
 use crate::client::ParquetFile;
 use crate::runtime::{Runtime, Session};
 use anyhow::Result;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Batches are counted against a channel's room in KiB.
@@ -81,11 +84,15 @@ enum Job {
     },
 }
 
+/// The latest progress of a scan (`None` until it has started).
+pub type ProgressWatch = watch::Receiver<Option<ScanProgress>>;
+
 /// The sending side of a scan's channel: waits for room before each batch.
 struct EventSender {
     events: mpsc::UnboundedSender<ScanEvent>,
     room: Arc<Semaphore>,
     capacity_kib: u32,
+    progress: watch::Sender<Option<ScanProgress>>,
 }
 
 impl EventSender {
@@ -108,9 +115,16 @@ pub struct ScanReceiver {
     events: mpsc::UnboundedReceiver<ScanEvent>,
     room: Arc<Semaphore>,
     capacity_kib: u32,
+    progress: ProgressWatch,
 }
 
 impl ScanReceiver {
+    /// The scan's progress, as the engine reports it after each batch (the
+    /// worker updates it ahead of the events read here).
+    pub fn progress(&self) -> ProgressWatch {
+        self.progress.clone()
+    }
+
     /// The next event, or `None` once the worker has sent its last.
     pub async fn recv(&mut self) -> Option<ScanEvent> {
         let event = self.events.recv().await?;
@@ -210,15 +224,18 @@ impl Pool {
             .clamp(1, Semaphore::MAX_PERMITS as u32);
         let room = Arc::new(Semaphore::new(capacity_kib as usize));
         let (sender, events) = mpsc::unbounded_channel();
+        let (progress_sender, progress) = watch::channel(None);
         let receiver = ScanReceiver {
             events,
             room: Arc::clone(&room),
             capacity_kib,
+            progress,
         };
         let events = EventSender {
             events: sender,
             room,
             capacity_kib,
+            progress: progress_sender,
         };
         let _ = self.jobs[worker].send(Job::Scan {
             file,
@@ -370,8 +387,15 @@ async fn scan(
                 let stats = session.scan_stats(&stream).await?;
                 break Some(Ok(ScanEvent::Finished { stats, opens }));
             }
-            match session.next_batch(&stream).await? {
-                Ok(Some(batch)) => {
+            let next = session.next_event(&stream).await?;
+            let progress = match &next {
+                Ok(Some(WitScanEvent::Progress(progress))) => *progress,
+                _ => session.scan_progress(&stream).await?,
+            };
+            events.progress.send_replace(Some(progress));
+            match next {
+                Ok(Some(WitScanEvent::Progress(_))) => {}
+                Ok(Some(WitScanEvent::Batch(batch))) => {
                     if !events.send(ScanEvent::Batch(batch)).await {
                         break None;
                     }

@@ -8,7 +8,8 @@ use crate::bindings::exports::quiver::engine::scan::{
     BatchStream as WitBatchStream, ColumnInfo, FetchStats as WitFetchStats, FileMetadata, Guest,
     GuestBatchStream, GuestParquetFile, OpenOptions, OpenPath, OpenStats,
     ParquetFile as WitParquetFile, RowFilter, RowGroupInfo, RowGroupPlan, RowGroupVerdict,
-    ScanPlan, ScanRequest as WitScanRequest, ScanStats as WitScanStats, SchemaNode,
+    ScanEvent, ScanPlan, ScanProgress, ScanRequest as WitScanRequest, ScanStats as WitScanStats,
+    SchemaNode,
 };
 use crate::bindings::exports::quiver::engine::types::ByteRange;
 use crate::bindings::exports::quiver::engine::types::Error as WitError;
@@ -130,6 +131,19 @@ impl GuestBatchStream for BatchStreamResource {
         Ok(self.stream.borrow_mut().next_ipc()?)
     }
 
+    fn progress(&self) -> ScanProgress {
+        wit_progress(self.stream.borrow().progress())
+    }
+
+    fn next_event(&self) -> Result<Option<ScanEvent>, WitError> {
+        let mut stream = self.stream.borrow_mut();
+        Ok(match stream.next_ipc_event()? {
+            Some(Some(batch)) => Some(ScanEvent::Batch(batch)),
+            Some(None) => Some(ScanEvent::Progress(wit_progress(stream.progress()))),
+            None => None,
+        })
+    }
+
     fn stats(&self) -> WitScanStats {
         let stream = self.stream.borrow();
         let stats = stream.stats();
@@ -166,6 +180,15 @@ fn core_request(request: WitScanRequest) -> Result<ScanRequest> {
             .row_groups
             .map(|groups| groups.into_iter().map(|group| group as usize).collect()),
     })
+}
+
+fn wit_progress(progress: crate::scan::ScanProgress) -> ScanProgress {
+    ScanProgress {
+        row_groups_total: progress.row_groups_total,
+        row_groups_done: progress.row_groups_done,
+        bytes_fetched: progress.bytes_fetched,
+        bytes_planned: progress.bytes_planned,
+    }
 }
 
 fn describe(file: &ParquetFile) -> FileMetadata {

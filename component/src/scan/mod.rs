@@ -14,7 +14,7 @@ mod thrift;
 pub use explain::{Explanation, GroupExplanation, Verdict};
 pub use plan::PrunedBy;
 pub use request::ScanRequest;
-pub use stream::{BatchStream, ScanStats};
+pub use stream::{BatchStream, ScanProgress, ScanStats, StreamEvent};
 
 use crate::error::{Error, Result};
 use crate::kernels::Compute;

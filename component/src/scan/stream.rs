@@ -80,6 +80,34 @@ pub struct ScanStats {
     pub index: FetchStats,
 }
 
+/// What a scan yields next (see [`BatchStream::next_event`]).
+#[derive(Debug)]
+pub enum StreamEvent {
+    /// A batch of rows.
+    Batch(RecordBatch),
+    /// A wave of requests was fetched; no batch is complete yet.
+    Fetched,
+}
+
+/// How far a scan has got. Every field but `bytes_planned` only grows, and
+/// so does the fraction `bytes_fetched / bytes_planned`; once the scan ends,
+/// `row_groups_done == row_groups_total` and `bytes_fetched == bytes_planned`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanProgress {
+    /// Row groups the plan reads (pruned ones not counted); once the scan
+    /// ends, those it read (a limit may end it early).
+    pub row_groups_total: u32,
+    /// Row groups read completely.
+    pub row_groups_done: u32,
+    /// Bytes fetched so far: the page index, bloom filters and dictionaries
+    /// the plan read, and data pages.
+    pub bytes_fetched: u64,
+    /// `bytes_fetched` plus what the plan may still fetch: the column chunks
+    /// of the row groups not read yet (an upper bound, since pruned pages and
+    /// pages without matches are skipped).
+    pub bytes_planned: u64,
+}
+
 /// What the row filter shares with the decoders that run it: its kernel
 /// tiers, and the counters it updates.
 pub(super) struct FilterRun {
@@ -236,6 +264,13 @@ impl DecoderFactory {
             .map(move |leaf| &chunks[leaf])
     }
 
+    /// Bytes of the column chunks row group `group` may read, as stored.
+    fn chunk_bytes(&self, group: usize) -> u64 {
+        self.read_chunks(group)
+            .map(|chunk| chunk.byte_range().1)
+            .sum()
+    }
+
     /// The memory reading a row group in batches of `batch_rows` takes at
     /// most: its chunks as stored, a page of each decompressed, and the
     /// batches in flight.
@@ -326,6 +361,10 @@ struct ActiveGroup {
     fetched: bool,
     /// Its estimated memory (see [`DecoderFactory::cost`]).
     cost: u64,
+    /// Bytes of its column chunks it may fetch (see [`ScanProgress`]).
+    bytes_planned: u64,
+    /// Bytes fetched for it so far.
+    bytes_fetched: u64,
     /// Rows its pages must hold for the plan (unless a limit stops it
     /// early): all those its decoder returns, or those its row filter
     /// tests when it has one.
@@ -358,6 +397,11 @@ pub struct BatchStream {
     /// What the memory limit left when the scan started: admitted row
     /// groups' costs stay within it.
     headroom: u64,
+    /// Row groups the plan reads, and those read completely.
+    groups_planned: u32,
+    groups_done: u32,
+    /// Bytes of the column chunks of the row groups not admitted yet.
+    pending_bytes: u64,
 }
 
 impl BatchStream {
@@ -377,9 +421,17 @@ impl BatchStream {
         } else {
             MAX_ADMITTED_GROUPS
         };
+        let pending_bytes = plan
+            .groups
+            .iter()
+            .map(|planned| factory.chunk_bytes(planned.group))
+            .sum();
         Self {
             source,
             schema,
+            groups_planned: plan.groups.len() as u32,
+            groups_done: 0,
+            pending_bytes,
             factory,
             pending: plan.groups.into(),
             active: VecDeque::new(),
@@ -426,6 +478,28 @@ impl BatchStream {
         stats
     }
 
+    /// How far the scan has got.
+    pub fn progress(&self) -> ScanProgress {
+        let bytes_fetched = self.stats.fetch.bytes_fetched;
+        if self.finished {
+            return ScanProgress {
+                row_groups_total: self.groups_done,
+                row_groups_done: self.groups_done,
+                bytes_fetched,
+                bytes_planned: bytes_fetched,
+            };
+        }
+        let active: u64 = (self.active.iter())
+            .map(|group| group.bytes_planned.saturating_sub(group.bytes_fetched))
+            .sum();
+        ScanProgress {
+            row_groups_total: self.groups_planned,
+            row_groups_done: self.groups_done,
+            bytes_fetched,
+            bytes_planned: bytes_fetched + self.pending_bytes + active,
+        }
+    }
+
     /// The next batch as an Arrow IPC stream.
     pub fn next_ipc(&mut self) -> Result<Option<Vec<u8>>> {
         self.next_batch()?
@@ -433,8 +507,32 @@ impl BatchStream {
             .transpose()
     }
 
+    /// The next batch as an Arrow IPC stream, or `Ok(Some(None))` after a
+    /// wave of requests (see [`BatchStream::next_event`]).
+    pub fn next_ipc_event(&mut self) -> Result<Option<Option<Vec<u8>>>> {
+        Ok(match self.next_event()? {
+            Some(StreamEvent::Batch(batch)) => Some(Some(ipc::encode_batch(&batch)?)),
+            Some(StreamEvent::Fetched) => Some(None),
+            None => None,
+        })
+    }
+
     /// The next batch, or `None` at the end. After an error the scan is over.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            match self.next_event()? {
+                Some(StreamEvent::Batch(batch)) => return Ok(Some(batch)),
+                Some(StreamEvent::Fetched) => continue,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The next batch, or [`StreamEvent::Fetched`] after each wave of
+    /// requests that did not complete one (so that a long wait for a
+    /// selective batch can show progress), or `None` at the end. After an
+    /// error the scan is over.
+    pub fn next_event(&mut self) -> Result<Option<StreamEvent>> {
         let result = self.advance();
         if !matches!(result, Ok(Some(_))) {
             self.finish();
@@ -448,7 +546,7 @@ impl BatchStream {
         self.active.clear();
     }
 
-    fn advance(&mut self) -> Result<Option<RecordBatch>> {
+    fn advance(&mut self) -> Result<Option<StreamEvent>> {
         loop {
             if self.finished || self.limit_left == Some(0) {
                 return Ok(None);
@@ -464,7 +562,7 @@ impl BatchStream {
                         front.rows_read += batch.num_rows() as u64;
                         let phases = front.phases;
                         if let Some(batch) = self.finish_batch(phases, batch)? {
-                            return Ok(Some(batch));
+                            return Ok(Some(StreamEvent::Batch(batch)));
                         }
                     }
                     None => front.reader = None,
@@ -474,6 +572,7 @@ impl BatchStream {
             if front.done {
                 check_row_count(front)?;
                 self.active.pop_front();
+                self.groups_done += 1;
                 continue;
             }
             for group in self.active.iter_mut() {
@@ -485,6 +584,7 @@ impl BatchStream {
             let front = &self.active[0];
             if front.reader.is_none() && !front.done {
                 self.fetch_wave()?;
+                return Ok(Some(StreamEvent::Fetched));
             }
         }
     }
@@ -516,6 +616,8 @@ impl BatchStream {
                 break;
             }
             let plan = self.pending.pop_front().unwrap_or_else(|| unreachable!());
+            let bytes_planned = self.factory.chunk_bytes(plan.group);
+            self.pending_bytes = self.pending_bytes.saturating_sub(bytes_planned);
             let phases = self.phases();
             let limit = self.limit_left.map(|limit| limit + self.offset_left);
             let filtered = Arc::new(FilteredRows::default());
@@ -542,6 +644,8 @@ impl BatchStream {
                 failed: None,
                 fetched: false,
                 cost,
+                bytes_planned,
+                bytes_fetched: 0,
                 rows_expected,
                 rows_read: 0,
                 filtered,
@@ -611,6 +715,7 @@ impl BatchStream {
                 continue;
             };
             let bytes: Vec<_> = data.by_ref().take(wants.len()).collect();
+            group.bytes_fetched += bytes.iter().map(|b| b.len() as u64).sum::<u64>();
             if !group.fetched {
                 group.fetched = true;
                 self.stats.row_groups_scanned += 1;

@@ -98,6 +98,10 @@ pub struct ScanArgs {
     /// Print scan statistics as one JSON object on the last line of stderr.
     #[arg(long)]
     pub stats: bool,
+    /// Show no progress bar (one is drawn on stderr only when it is a
+    /// terminal and the scan takes more than a moment).
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Print the plan (row groups and pages kept or pruned, the requests of
     /// each wave) instead of rows; reads no data pages. With `--format json`,
     /// as one JSON object.

@@ -5,6 +5,7 @@ pub mod args;
 mod explain;
 mod info;
 mod output;
+mod progress;
 mod query;
 mod scan;
 mod serve;

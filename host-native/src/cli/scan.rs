@@ -3,6 +3,7 @@
 
 use super::args::{Format, ScanArgs};
 use super::output::{BatchWriter, check_format};
+use super::progress::ProgressDisplay;
 use super::query::Query;
 use super::sink::Sink;
 use super::stats::Totals;
@@ -205,6 +206,24 @@ async fn scan_files(
     let layout = query.layout(dataset, &scan_schema)?;
     check_format(format, &layout.schema)?;
 
+    let scans = units
+        .iter()
+        .zip(&receivers)
+        .map(|(unit, (_, receiver))| {
+            let groups = &opened[unit.position].metadata.row_groups;
+            let at_most = match &unit.row_groups {
+                Some(run) => run
+                    .iter()
+                    .filter_map(|&g| groups.get(g as usize))
+                    .map(|g| g.compressed_size)
+                    .sum(),
+                None => groups.iter().map(|g| g.compressed_size).sum(),
+            };
+            (receiver.progress(), at_most)
+        })
+        .collect();
+    let progress = ProgressDisplay::start(scans, args.quiet);
+
     let mut totals = Totals::new(dataset, query, workers.max(openers));
     for open in &opened {
         totals.add_open(&open.open);
@@ -249,7 +268,9 @@ async fn scan_files(
         }
         writer.finish().map_err(Failure::from)
     };
-    match written.await {
+    let written = written.await;
+    drop(progress); // cleared before anything else is printed on stderr
+    match written {
         // The reader stopped reading (`| head`): that is success, and there
         // is no one left to show statistics to on this pipe.
         Err(_) if reader_gone.get() => return Ok(None),
