@@ -149,6 +149,8 @@ export interface FileMetadata {
   schemaTree: SchemaNode[];
   rowGroups: { numRows: number; compressedSize: number; uncompressedSize: number }[];
   keyValue: [string, string | undefined][];
+  /** What in the file's layout makes remote reads slow (`quiver info`'s layout section). */
+  layoutAdvice: { rule: string; columns: string[]; reason: string; fix: string }[];
 }
 
 export interface OpenStats {

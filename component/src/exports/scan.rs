@@ -6,7 +6,7 @@ use super::filter::from_nodes;
 use super::range_fetch::{open_remote, wit_stats};
 use crate::bindings::exports::quiver::engine::scan::{
     BatchStream as WitBatchStream, ColumnInfo, FetchStats as WitFetchStats, FileMetadata, Guest,
-    GuestBatchStream, GuestParquetFile, OpenOptions, OpenPath, OpenStats,
+    GuestBatchStream, GuestParquetFile, LayoutAdvice, OpenOptions, OpenPath, OpenStats,
     ParquetFile as WitParquetFile, RowFilter, RowGroupInfo, RowGroupPlan, RowGroupVerdict,
     ScanEvent, ScanPlan, ScanProgress, ScanRequest as WitScanRequest, ScanStats as WitScanStats,
     SchemaNode,
@@ -256,6 +256,14 @@ fn describe(file: &ParquetFile) -> FileMetadata {
             })
             .unwrap_or_default(),
         arrow_schema: encode_schema(schema).unwrap_or_default(),
+        layout_advice: (file.layout_advice().into_iter())
+            .map(|advice| LayoutAdvice {
+                rule: advice.rule.to_owned(),
+                columns: advice.columns,
+                reason: advice.reason,
+                fix: advice.fix,
+            })
+            .collect(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Parquet files: opening one (decoding its footer) and scanning it.
 
+mod advice;
 mod bloom;
 mod bounds;
 mod dictionary;
@@ -11,6 +12,7 @@ mod request;
 mod stream;
 mod thrift;
 
+pub use advice::Advice;
 pub use explain::{Explanation, GroupExplanation, Verdict};
 pub use plan::PrunedBy;
 pub use request::ScanRequest;
@@ -47,19 +49,32 @@ pub struct ParquetFile {
     source: SharedFile,
     reader_metadata: ArrowReaderMetadata,
     open_traffic: FetchStats,
+    /// Bytes of the serialized footer.
+    footer_bytes: u64,
 }
 
 impl ParquetFile {
     /// Decodes the footer of `remote`. Reads that fall in the tail fetched at
     /// open cost nothing; a footer bigger than that costs one more request.
     pub fn open(mut remote: RemoteFile) -> Result<Self> {
-        let metadata = read_footer(&mut remote)?;
+        let (metadata, footer_bytes) = read_footer(&mut remote)?;
         let reader_metadata = arrow_metadata(Arc::new(count_rows_by_groups(metadata)))?;
         Ok(Self {
             open_traffic: remote.stats(),
             source: Rc::new(RefCell::new(remote)),
             reader_metadata,
+            footer_bytes,
         })
+    }
+
+    /// What in the file's layout makes remote reads slow (see `advice`).
+    pub fn layout_advice(&self) -> Vec<Advice> {
+        advice::layout_advice(
+            self.metadata(),
+            self.arrow_schema(),
+            self.source.borrow().size(),
+            self.footer_bytes,
+        )
     }
 
     /// The decoded footer.
@@ -106,7 +121,8 @@ impl ParquetFile {
     }
 }
 
-fn read_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
+/// The footer of `remote`, decoded, with its length in bytes.
+fn read_footer(remote: &mut RemoteFile) -> Result<(ParquetMetaData, u64)> {
     let size = remote.size();
     let url = remote.url().to_owned();
     if size < FOOTER_TRAILER + 4 {
@@ -167,7 +183,7 @@ fn read_footer(remote: &mut RemoteFile) -> Result<ParquetMetaData> {
         }
     }
     check_column_chunks(&metadata, size, &url)?;
-    repair_column_chunks(metadata, footer_start)
+    Ok((repair_column_chunks(metadata, footer_start)?, footer_len))
 }
 
 /// Where a column chunk starts: at its dictionary page, unless the writer put

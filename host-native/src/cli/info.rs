@@ -1,7 +1,7 @@
 //! `quiver info`: a file's footer, as text or one JSON object.
 
 use super::{Failure, session_for};
-use quiver_host::bindings::scan::FileMetadata;
+use quiver_host::bindings::scan::{FileMetadata, LayoutAdvice};
 use quiver_host::client::default_open_options;
 use quiver_host::source::Source;
 use serde_json::json;
@@ -57,6 +57,12 @@ fn to_json(url: &str, metadata: &FileMetadata) -> serde_json::Value {
             "uncompressed_size": g.uncompressed_size,
         })).collect::<Vec<_>>(),
         "key_value": metadata.key_value.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+        "layout": metadata.layout_advice.iter().map(|a| json!({
+            "rule": a.rule,
+            "columns": a.columns,
+            "reason": a.reason,
+            "fix": a.fix,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -116,7 +122,26 @@ fn write_text(out: &mut impl Write, url: &str, metadata: &FileMetadata) -> std::
             g.uncompressed_size.to_string(),
         ]);
     }
-    writeln!(out, "{groups}")
+    writeln!(out, "{groups}")?;
+    write_layout(out, &metadata.layout_advice)
+}
+
+/// The layout section: what makes remote reads of the file slow, each with
+/// its reason and fix, or a line saying nothing does.
+fn write_layout(out: &mut impl Write, advice: &[LayoutAdvice]) -> std::io::Result<()> {
+    writeln!(out, "\nlayout:")?;
+    if advice.is_empty() {
+        return writeln!(out, "  well laid out for remote reads: nothing to change");
+    }
+    for item in advice {
+        let columns = match item.columns.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", item.columns.join(", ")),
+        };
+        writeln!(out, "  - {}{columns}: {}", item.rule, item.reason)?;
+        writeln!(out, "    fix: {}", item.fix)?;
+    }
+    Ok(())
 }
 
 /// The tree drawing before each name of a schema listed in pre-order with
