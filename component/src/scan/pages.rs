@@ -5,8 +5,7 @@
 //! ends, whatever the header says. A hostile file could make it allocate
 //! gigabytes from a few bytes (a decompression bomb), which in a WebAssembly
 //! instance is a trap. So every fetched page is checked first:
-//! - twice its declared uncompressed size (the page and the arrays decoded
-//!   from it) must fit in what the memory limit leaves;
+//! - its declared uncompressed size must fit in what the memory limit leaves;
 //! - it must be a size its codec can reach from the compressed bytes;
 //! - GZIP and BROTLI pages, and LZ4 pages stored as LZ4 frames (the decoder's
 //!   fallback for old writers), are inflated into a counter, bounded by the
@@ -108,10 +107,6 @@ pub(super) struct ChunkBytes<'a> {
     pub codec: Compression,
 }
 
-/// Copies of a page's decompressed bytes held while it is decoded: the
-/// decompressed page, and the Arrow arrays built from it.
-const DECODE_COPIES: u64 = 2;
-
 /// Checks every page in `chunk` (see the module documentation).
 pub(super) fn check_pages(chunk: &ChunkBytes, budget: &MemoryBudget) -> Result<()> {
     let mut position = 0;
@@ -127,13 +122,8 @@ pub(super) fn check_pages(chunk: &ChunkBytes, budget: &MemoryBudget) -> Result<(
             return Ok(());
         };
         let at = chunk.offset + position as u64;
-        let describe = || {
-            format!(
-                "the page at byte {at} of column {} (decompressed, then decoded)",
-                chunk.column
-            )
-        };
-        budget.reserve(DECODE_COPIES * page.uncompressed as u64, describe)?;
+        let describe = || format!("the page at byte {at} of column {}", chunk.column);
+        budget.reserve(page.uncompressed as u64, describe)?;
         check_expansion(chunk, &page, body, at)?;
         position = body_start + page.compressed;
     }
