@@ -234,20 +234,29 @@ pub fn prune_array(array: &ArrayRef, target: &DataType) -> Result<ArrayRef> {
             array.data_type()
         )));
     };
-    let children = wanted
-        .iter()
-        .map(|field| {
-            let child = parent.column_by_name(field.name()).ok_or_else(|| {
-                Error::Internal(format!("field {:?} missing from a batch", field.name()))
-            })?;
-            prune_array(child, field.data_type())
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let children = prune_columns(wanted, |name| parent.column_by_name(name))?;
     Ok(Arc::new(StructArray::try_new(
         wanted.clone(),
         children,
         parent.nulls().cloned(),
     )?))
+}
+
+/// The columns `wanted` names, each found by name with `column` and
+/// narrowed with [`prune_array`] to its field's type.
+pub fn prune_columns<'a>(
+    wanted: &Fields,
+    column: impl Fn(&str) -> Option<&'a ArrayRef>,
+) -> Result<Vec<ArrayRef>> {
+    wanted
+        .iter()
+        .map(|field| {
+            let found = column(field.name()).ok_or_else(|| {
+                Error::Internal(format!("column {:?} missing from a batch", field.name()))
+            })?;
+            prune_array(found, field.data_type())
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 use super::SharedFile;
 use super::pages::{ChunkBytes, check_pages};
 use super::plan::{GroupPlan, ScanPlan};
-use crate::columns::prune_array;
+use crate::columns::prune_columns;
 use crate::error::{Error, Result};
 use crate::filter::BoundPredicate;
 use crate::ipc;
@@ -799,16 +799,7 @@ fn check_row_count(group: &ActiveGroup) -> Result<()> {
 /// each narrowed to the struct fields requested (a one-phase batch also holds
 /// the filter's columns and fields).
 fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|field| {
-            let column = batch.column_by_name(field.name()).ok_or_else(|| {
-                Error::Internal(format!("column {:?} missing from a batch", field.name()))
-            })?;
-            prune_array(column, field.data_type())
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let columns = prune_columns(schema.fields(), |name| batch.column_by_name(name))?;
     let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     Ok(RecordBatch::try_new_with_options(
         Arc::clone(schema),
