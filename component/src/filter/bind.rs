@@ -13,7 +13,7 @@ use super::{CompareOp, Expr, Literal};
 use crate::columns::{field_of, find_path};
 use crate::error::{Error, Result};
 use arrow_array::{ArrayRef, Decimal128Array, Int64Array};
-use arrow_schema::{DataType, Schema, TimeUnit};
+use arrow_schema::{DataType, FieldRef, Schema, TimeUnit};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -185,13 +185,10 @@ fn bind_bool(expr: &Expr, schema: &Schema) -> Result<Node> {
                 }
             }
             Expr::Column(name) => {
-                // a struct, list or map is NULL or not as a whole too
+                // any column, a struct, list or map too, is NULL or not as a whole
                 let path = find_path(schema, name)?;
-                let (name, data_type) = match path.field.data_type() {
-                    nested if nested.is_nested() => (path.name(), nested.clone()),
-                    _ => resolve(schema, name)?,
-                };
-                let column = column_operand(name, &data_type, data_type.clone());
+                let data_type = path.field.data_type();
+                let column = column_operand(path.name(), data_type, data_type.clone());
                 Node::IsNull {
                     column,
                     negated: *negated,
@@ -298,20 +295,28 @@ fn resolve_length(schema: &Schema, value: &Expr) -> Result<(String, DataType)> {
     };
     let path = find_path(schema, name)?;
     let data_type = path.field.data_type().clone();
-    match &data_type {
-        DataType::List(_)
-        | DataType::LargeList(_)
-        | DataType::ListView(_)
-        | DataType::LargeListView(_)
-        | DataType::FixedSizeList(_, _)
-        | DataType::Utf8
-        | DataType::LargeUtf8
-        | DataType::Utf8View => Ok((path.name(), data_type)),
-        DataType::Dictionary(_, values) if values.is_string() => Ok((path.name(), data_type)),
-        other => Err(Error::TypeMismatch(format!(
-            "len() needs a list or a string, but {:?} is {other}",
+    let measurable = match &data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => values.is_string(),
+        list => list_element(list).is_some(),
+    };
+    if !measurable {
+        return Err(Error::TypeMismatch(format!(
+            "len() needs a list or a string, but {:?} is {data_type}",
             path.name()
-        ))),
+        )));
+    }
+    Ok((path.name(), data_type))
+}
+
+/// The element field of a list type that `len()` and `list_contains()`
+/// evaluate on; `None` for other types.
+fn list_element(data_type: &DataType) -> Option<&FieldRef> {
+    match data_type {
+        DataType::List(element)
+        | DataType::LargeList(element)
+        | DataType::FixedSizeList(element, _) => Some(element),
+        _ => None,
     }
 }
 
@@ -362,18 +367,12 @@ fn bind_list_contains(schema: &Schema, list: &Expr, value: &Expr) -> Result<Node
         )));
     };
     let path = find_path(schema, name)?;
-    let element = match path.field.data_type() {
-        DataType::List(element)
-        | DataType::LargeList(element)
-        | DataType::ListView(element)
-        | DataType::LargeListView(element)
-        | DataType::FixedSizeList(element, _) => element,
-        other => {
-            return Err(Error::TypeMismatch(format!(
-                "list_contains() needs a list, but {:?} is {other}",
-                path.name()
-            )));
-        }
+    let Some(element) = list_element(path.field.data_type()) else {
+        return Err(Error::TypeMismatch(format!(
+            "list_contains() needs a list, but {:?} is {}",
+            path.name(),
+            path.field.data_type()
+        )));
     };
     let Expr::Literal(literal) = value else {
         return Err(Error::Unsupported(format!(

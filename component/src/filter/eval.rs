@@ -17,6 +17,7 @@ use arrow_array::{Array, ArrayRef, BooleanArray, Datum, Int64Array, RecordBatch,
 use arrow_buffer::BooleanBuffer;
 use arrow_ord::cmp;
 use arrow_schema::DataType;
+use std::ops::Range;
 use std::sync::Arc;
 
 impl BoundPredicate {
@@ -130,10 +131,7 @@ fn evaluate<'a>(node: &'a Node, batch: &mut Columns<'a, '_>) -> Result<BooleanAr
         Node::Not(inner) => not(&evaluate(inner, batch)?)?,
         Node::Kernel(kernel) => run_kernel(kernel, batch)?,
         Node::ListContains { list, element } => {
-            let array = column_in(batch.batch, list).ok_or_else(|| {
-                Error::Internal(format!("column {list:?} missing from the filter batch"))
-            })?;
-            list_contains(&array, element, batch.compute)?
+            list_contains(&batch_column(batch, list)?, element, batch.compute)?
         }
     })
 }
@@ -141,38 +139,7 @@ fn evaluate<'a>(node: &'a Node, batch: &mut Columns<'a, '_>) -> Result<BooleanAr
 /// For each list of `array`, whether an element satisfies `element` (NULL
 /// where the list is NULL).
 fn list_contains(array: &ArrayRef, element: &Node, compute: &mut Compute) -> Result<BooleanArray> {
-    let (values, ranges): (ArrayRef, Vec<(usize, usize)>) = match array.data_type() {
-        DataType::List(_) => {
-            let list = array.as_list::<i32>();
-            let offsets = list.value_offsets().windows(2);
-            let ranges = offsets.map(|w| (w[0] as usize, w[1] as usize)).collect();
-            (Arc::clone(list.values()), ranges)
-        }
-        DataType::LargeList(_) => {
-            let list = array.as_list::<i64>();
-            let offsets = list.value_offsets().windows(2);
-            let ranges = offsets.map(|w| (w[0] as usize, w[1] as usize)).collect();
-            (Arc::clone(list.values()), ranges)
-        }
-        DataType::FixedSizeList(_, size) => {
-            let list = array.as_fixed_size_list();
-            let size = (*size).max(0) as usize;
-            let ranges = (0..list.len())
-                .map(|row| {
-                    (
-                        (list.offset() + row) * size,
-                        (list.offset() + row + 1) * size,
-                    )
-                })
-                .collect();
-            (Arc::clone(list.values()), ranges)
-        }
-        other => {
-            return Err(Error::Internal(format!(
-                "list_contains() on a column of type {other}"
-            )));
-        }
-    };
+    let (values, ranges) = list_ranges(array)?;
     let field = arrow_schema::Field::new(ELEMENT, values.data_type().clone(), true);
     let elements = RecordBatch::try_new(
         Arc::new(arrow_schema::Schema::new(vec![field])),
@@ -186,33 +153,49 @@ fn list_contains(array: &ArrayRef, element: &Node, compute: &mut Compute) -> Res
             compute,
         },
     )?;
-    let found = |(start, end): &(usize, usize)| {
-        (*start..*end).any(|at| matched.is_valid(at) && matched.value(at))
+    let found = |range: &Range<usize>| {
+        range
+            .clone()
+            .any(|at| matched.is_valid(at) && matched.value(at))
     };
     let values: BooleanBuffer = ranges.iter().map(found).collect();
     Ok(BooleanArray::new(values, array.logical_nulls()))
+}
+
+/// The elements of the lists of `array`, and where each list's lie among them.
+fn list_ranges(array: &ArrayRef) -> Result<(ArrayRef, Vec<Range<usize>>)> {
+    fn between<O: Copy + TryInto<usize>>(offsets: &[O]) -> Vec<Range<usize>> {
+        let at = |offset: O| offset.try_into().unwrap_or_default();
+        offsets.windows(2).map(|w| at(w[0])..at(w[1])).collect()
+    }
+    Ok(match array.data_type() {
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            (Arc::clone(list.values()), between(list.value_offsets()))
+        }
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            (Arc::clone(list.values()), between(list.value_offsets()))
+        }
+        DataType::FixedSizeList(_, size) => {
+            let list = array.as_fixed_size_list();
+            let size = (*size).max(0) as usize;
+            let start = |row: usize| (list.offset() + row) * size;
+            let ranges = (0..list.len()).map(|row| start(row)..start(row + 1));
+            (Arc::clone(list.values()), ranges.collect())
+        }
+        other => {
+            return Err(Error::Internal(format!(
+                "a list function on a column of type {other}"
+            )));
+        }
+    })
 }
 
 /// The number of elements of each list, or characters of each string, of
 /// `array`, as Int64 (NULL where the value is NULL).
 fn lengths(array: &ArrayRef) -> Result<ArrayRef> {
     let counts: Int64Array = match array.data_type() {
-        DataType::List(_) => array
-            .as_list::<i32>()
-            .iter()
-            .map(|list| list.map(|values| values.len() as i64))
-            .collect(),
-        DataType::LargeList(_) => array
-            .as_list::<i64>()
-            .iter()
-            .map(|list| list.map(|values| values.len() as i64))
-            .collect(),
-        DataType::FixedSizeList(_, size) => {
-            let size = i64::from(*size);
-            (0..array.len())
-                .map(|row| array.is_valid(row).then_some(size))
-                .collect()
-        }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
             let strings = arrow_cast::cast(array, &DataType::Utf8)?;
             strings
@@ -221,13 +204,19 @@ fn lengths(array: &ArrayRef) -> Result<ArrayRef> {
                 .map(|text| text.map(|text| text.chars().count() as i64))
                 .collect()
         }
-        other => {
-            return Err(Error::Internal(format!(
-                "len() on a column of type {other}"
-            )));
+        _ => {
+            let (_, ranges) = list_ranges(array)?;
+            let counts = ranges.iter().map(|range| range.len() as i64).collect();
+            Int64Array::new(counts, array.logical_nulls())
         }
     };
     Ok(Arc::new(counts))
+}
+
+/// The column `name` of the batch being filtered.
+fn batch_column(columns: &Columns<'_, '_>, name: &str) -> Result<ArrayRef> {
+    column_in(columns.batch, name)
+        .ok_or_else(|| Error::Internal(format!("column {name:?} missing from the filter batch")))
 }
 
 /// A kernel node on its column: the selection bits (NULL rows cleared) with
@@ -288,10 +277,7 @@ fn value<'a>(operand: &'a Operand, batch: &mut Columns<'a, '_>) -> Result<Box<dy
 /// canonicalised so that Arrow's total order matches SQL's.
 fn column<'a>(operand: &'a Operand, columns: &mut Columns<'a, '_>) -> Result<ArrayRef> {
     if let Operand::Length { name } = operand {
-        let array = column_in(columns.batch, name).ok_or_else(|| {
-            Error::Internal(format!("column {name:?} missing from the filter batch"))
-        })?;
-        return lengths(&array);
+        return lengths(&batch_column(columns, name)?);
     }
     let Operand::Column {
         name,
@@ -303,8 +289,7 @@ fn column<'a>(operand: &'a Operand, columns: &mut Columns<'a, '_>) -> Result<Arr
             "a constant used where a column is needed".into(),
         ));
     };
-    let array = column_in(columns.batch, name)
-        .ok_or_else(|| Error::Internal(format!("column {name:?} missing from the filter batch")))?;
+    let array = batch_column(columns, name)?;
     if cast.is_none() && !*canonical_float {
         return Ok(array);
     }
