@@ -1,12 +1,13 @@
 //! Layout advice: what in a file's layout makes remote reads slow, each with
 //! the reason and the fix, judged from the footer alone.
 
+use super::bounds::Bounds;
+use crate::filter::ContainerStats;
 use crate::memory::human_bytes;
 use crate::source::FetchOptions;
 use arrow_array::Array;
 use arrow_ord::cmp;
 use arrow_schema::Schema;
-use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::basic::{Encoding, LogicalType, Type as PhysicalType};
 use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
 
@@ -241,30 +242,32 @@ fn dictionary_fell_back(chunk: &ColumnChunkMetaData) -> bool {
 }
 
 /// The top-level columns whose row groups' [min, max] ranges follow one
-/// another (ascending or descending), by the footer's statistics.
+/// another (ascending or descending), by the bounds pruning trusts.
 fn sorted_columns(metadata: &ParquetMetaData, schema: &Schema) -> Vec<String> {
-    let descriptor = metadata.file_metadata().schema_descr();
-    let groups = metadata.row_groups();
-    schema
-        .fields()
-        .iter()
+    let names: Vec<String> = (schema.fields().iter())
         .filter(|field| !field.data_type().is_nested())
-        .filter_map(|field| {
-            let converter = StatisticsConverter::try_new(field.name(), schema, descriptor).ok()?;
-            let mins = converter.row_group_mins(groups.iter()).ok()?;
-            let maxes = converter.row_group_maxes(groups.iter()).ok()?;
-            let n = mins.len();
+        .map(|field| field.name().clone())
+        .collect();
+    let groups: Vec<usize> = (0..metadata.num_row_groups()).collect();
+    let Ok(bounds) = Bounds::of_row_groups(metadata, schema, &names, &groups) else {
+        return Vec::new();
+    };
+    names
+        .into_iter()
+        .filter(|name| {
+            let Some(column) = bounds.column(name) else {
+                return false;
+            };
+            let (mins, maxes, n) = (&column.min, &column.max, groups.len());
             if n < 2 || mins.null_count() > 0 || maxes.null_count() > 0 {
-                return None;
+                return false;
             }
             let (earlier_max, later_min) = (maxes.slice(0, n - 1), mins.slice(1, n - 1));
             let (earlier_min, later_max) = (mins.slice(0, n - 1), maxes.slice(1, n - 1));
             let all = |verdict: Result<arrow_array::BooleanArray, _>| {
                 verdict.is_ok_and(|v| v.true_count() == n - 1)
             };
-            let ascending = all(cmp::lt_eq(&earlier_max, &later_min));
-            let descending = all(cmp::gt_eq(&earlier_min, &later_max));
-            (ascending || descending).then(|| field.name().clone())
+            all(cmp::lt_eq(&earlier_max, &later_min)) || all(cmp::gt_eq(&earlier_min, &later_max))
         })
         .collect()
 }
