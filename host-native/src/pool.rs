@@ -119,8 +119,9 @@ pub struct ScanReceiver {
 }
 
 impl ScanReceiver {
-    /// The scan's progress, as the engine reports it after each batch (the
-    /// worker updates it ahead of the events read here).
+    /// The scan's progress, as the engine reports it after each batch and
+    /// each wave of requests (the worker updates it ahead of the events read
+    /// here).
     pub fn progress(&self) -> ProgressWatch {
         self.progress.clone()
     }
