@@ -6,6 +6,10 @@ when gen_data.py or the writer versions change), a running :class:`RangeServer` 
 DuckDB oracle connection.  ``run_quiver`` / ``scan_arrow`` / ``scan_with_stats`` are callables
 bound to the binary.
 
+Every test gets a range cache of its own (``QUIVER_CACHE_DIR``, emptied per test), so that one
+test's fetches never turn into another's cache hits and request counts at the server stay exact;
+the cache's own tests share one directory between the runs they compare.
+
 Environment: ``QUIVER_BIN`` (binary), ``QUIVER_PARQUET_TESTING`` (parquet-testing checkout with
 expected.json), ``QUIVER_TIMEOUT`` (seconds per quiver process).
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -23,6 +28,18 @@ import pytest
 import gen_data
 import util
 from rangeserver import RangeServer
+
+
+# Processes started by session fixtures get a cache outside the user's home too.
+os.environ["QUIVER_CACHE_DIR"] = tempfile.mkdtemp(prefix="quiver-test-cache-")
+
+
+@pytest.fixture(autouse=True)
+def fresh_range_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty range cache directory for each test (``QUIVER_CACHE_DIR``)."""
+    directory = tmp_path / "range-cache"
+    monkeypatch.setenv("QUIVER_CACHE_DIR", str(directory))
+    return directory
 
 
 @pytest.fixture(scope="session")

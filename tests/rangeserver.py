@@ -222,9 +222,12 @@ class _Handler(BaseHTTPRequestHandler):
             etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
             common = {
                 "Accept-Ranges": "bytes" if owner.ranges else "none",
-                "ETag": etag,
                 "Last-Modified": email.utils.formatdate(st.st_mtime, usegmt=True),
             }
+            if owner.etag == "strong":
+                common["ETag"] = etag
+            elif owner.etag == "weak":
+                common["ETag"] = "W/" + etag
             if owner.cache_control:
                 common["Cache-Control"] = owner.cache_control
             rng = parse_range(self.headers.get("Range"), size) if owner.ranges else None
@@ -309,6 +312,9 @@ class RangeServer:
         self.cors = cors
         #: False makes it a server that ignores ``Range`` (200 and the whole body).
         self.ranges = ranges
+        #: The ``ETag`` sent: ``"strong"`` (size and mtime), ``"weak"`` (the same with ``W/``)
+        #: or ``None`` (no ETag, only ``Last-Modified``).
+        self.etag: Optional[str] = "strong"
         #: A ``Cache-Control`` value sent with every file (``no-store`` keeps benchmarks cold).
         self.cache_control: Optional[str] = None
         #: Optional ``hook(handler) -> bool``; True means the hook answered the request.

@@ -157,7 +157,7 @@ def test_stock_engine_needs_nothing_but_wasi(stock_engine):
     assert run_component.missing_imports(engine, component) == []
     names = run_component.imports(engine, component)
     assert "wasi:http/outgoing-handler@0.2.12" in names
-    assert not any(name.startswith("quiver:engine/gpu") for name in names)
+    assert not any(name.startswith("quiver:engine/") for name in names)
 
 
 def test_stock_engine_imports_only_wasi_names(stock_engine):
@@ -183,7 +183,8 @@ def test_stock_engine_runs_on_a_stock_host(stock_engine, sample_url, duck):
 
     fetch = Record()
     for field in ("tail-bytes", "coalesce-gap", "max-concurrency", "max-retries",
-                  "retry-deadline-ms", "conditional-requests", "idle-timeout-ms", "memory-limit"):
+                  "retry-deadline-ms", "conditional-requests", "idle-timeout-ms", "memory-limit",
+                  "cache"):
         setattr(fetch, field, None)
     options = Record()
     options.fetch = fetch

@@ -115,7 +115,7 @@ def scan_and_sum(url: str, where: Optional[str], column: Optional[str]) -> str:
     no_fetch_options = range_fetch.FetchOptions(
         tail_bytes=None, coalesce_gap=None, max_concurrency=None, max_retries=None,
         retry_deadline_ms=None, conditional_requests=None, idle_timeout_ms=None,
-        memory_limit=None)
+        memory_limit=None, cache=None)
     file = scan.open(url, scan.OpenOptions(fetch=no_fetch_options))
     request = scan.ScanRequest(
         # Only the summed column is read; with none, batches carry only their row counts.

@@ -167,6 +167,7 @@ pub fn default_open_options() -> OpenOptions {
             conditional_requests: None,
             idle_timeout_ms: None,
             memory_limit: None,
+            cache: None,
         },
     }
 }

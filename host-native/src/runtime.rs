@@ -3,11 +3,13 @@
 
 use crate::access::FileAccess;
 use crate::bindings::{Engine as EngineWorld, EnginePre};
+use crate::host::cache::DiskRangeCache;
 use crate::state::QuiverState;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
@@ -42,6 +44,7 @@ impl Build {
 pub struct Runtime {
     engine: Engine,
     pre: EnginePre<QuiverState>,
+    range_cache: Option<Arc<DiskRangeCache>>,
 }
 
 /// One engine instance and its store.
@@ -113,7 +116,17 @@ impl Runtime {
         let component = load_cached(&engine, &bytes)?;
         let linker = capabilities(&engine)?;
         let pre = EnginePre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Self { engine, pre })
+        Ok(Self {
+            engine,
+            pre,
+            range_cache: None,
+        })
+    }
+
+    /// Gives every instance made from now on `cache` as its `range-cache`
+    /// (`None`, the default: a cache that keeps nothing).
+    pub fn set_range_cache(&mut self, cache: Option<Arc<DiskRangeCache>>) {
+        self.range_cache = cache;
     }
 
     /// A fresh instance that can read files in `directories` (and the network).
@@ -130,7 +143,9 @@ impl Runtime {
         access: FileAccess,
         memory_limit: Option<usize>,
     ) -> Result<Session> {
-        let mut store = Store::new(&self.engine, QuiverState::new(&access, memory_limit)?);
+        let mut state = QuiverState::new(&access, memory_limit)?;
+        state.range_cache = self.range_cache.clone();
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
         let engine = self.pre.instantiate_async(&mut store).await?;
         Ok(Session {
@@ -141,8 +156,8 @@ impl Runtime {
     }
 }
 
-/// A linker with what the host offers a component: WASI 0.2, `wasi:http`
-/// and the `gpu` interface.
+/// A linker with what the host offers a component: WASI 0.2, `wasi:http`,
+/// and the `gpu` and `range-cache` interfaces.
 pub(crate) fn capabilities(engine: &Engine) -> Result<Linker<QuiverState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -150,6 +165,10 @@ pub(crate) fn capabilities(engine: &Engine) -> Result<Linker<QuiverState>> {
     crate::bindings::quiver::engine::gpu::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| {
         state
     })?;
+    crate::bindings::quiver::engine::range_cache::add_to_linker::<_, HasSelf<_>>(
+        &mut linker,
+        |state| state,
+    )?;
     Ok(linker)
 }
 

@@ -2,7 +2,9 @@
 //! meter (and cap) of the instance's linear memory.
 
 use crate::access::FileAccess;
+use crate::host::cache::DiskRangeCache;
 use std::fmt;
+use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -14,6 +16,9 @@ pub struct QuiverState {
     table: ResourceTable,
     /// The instance's memory: its peak, and the cap (see `Runtime::session_with`).
     pub memory: MemoryMeter,
+    /// Where the `range-cache` import keeps ranges (`None`: nowhere, every
+    /// lookup misses).
+    pub range_cache: Option<Arc<DiskRangeCache>>,
 }
 
 /// Watches an instance's linear memory grow: keeps its peak size, and stops
@@ -117,6 +122,7 @@ impl QuiverState {
                 peak_bytes: 0,
                 limit_bytes: memory_limit,
             },
+            range_cache: None,
         })
     }
 }

@@ -41,11 +41,12 @@ fn no_fetch_options() -> FetchOptions {
         conditional_requests: None,
         idle_timeout_ms: None,
         memory_limit: None,
+        cache: None,
     }
 }
 
 #[test]
-fn the_world_imports_http_and_gpu_and_exports_its_interfaces() {
+fn the_world_imports_http_gpu_and_the_range_cache_and_exports_its_interfaces() {
     let engine = wasmtime::Engine::default();
     let component = wasmtime::component::Component::from_file(&engine, component_path()).unwrap();
     let ty = component.component_type();
@@ -61,6 +62,7 @@ fn the_world_imports_http_and_gpu_and_exports_its_interfaces() {
         "wasi:http/outgoing-handler@0.2.12",
         "wasi:filesystem/preopens@0.2.12",
         "quiver:engine/gpu@0.1.0",
+        "quiver:engine/range-cache@0.1.0",
     ] {
         assert!(
             imports.iter().any(|i| i == wanted),

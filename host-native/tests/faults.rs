@@ -39,6 +39,7 @@ fn options(max_retries: Option<u32>) -> FetchOptions {
         conditional_requests: None,
         idle_timeout_ms: None,
         memory_limit: None,
+        cache: None,
     }
 }
 

@@ -257,7 +257,8 @@ def run_quiver(binary: Path, server: RangeServer, url: str, q: Query, expected, 
         args += ["--where", q.where]
     if q.limit is not None:
         args += ["--limit", str(q.limit)]
-    args += ["--format", "arrow", "--output", str(out), "--stats"]
+    # --no-cache: every query cold, as DuckDB's fresh connections are.
+    args += ["--format", "arrow", "--output", str(out), "--stats", "--no-cache"]
     server.reset()
     t0 = time.monotonic()
     try:

@@ -51,7 +51,9 @@ QUERIES = [
 def quiver_time(binary: Path, sources: list[str], columns, where, threads: int, repeat: int,
                 server: RangeServer | None) -> tuple[float, int, int, int]:
     """Median seconds, rows, and (for HTTP) requests and bytes counted at the server."""
-    args = [str(binary), "scan", *sources, "--threads", str(threads), "--format", "arrow"]
+    # --no-cache: every repeat cold, as DuckDB's are.
+    args = [str(binary), "scan", *sources, "--threads", str(threads), "--format", "arrow",
+            "--no-cache"]
     args += ["--columns", ",".join(columns)]
     if where:
         args += ["--where", where]

@@ -1,6 +1,7 @@
 //! The exported WIT interfaces: thin translators between the generated types
 //! and the core. Each submodule implements one interface.
 
+mod cache;
 mod compute;
 mod error;
 mod filter;

@@ -1,6 +1,7 @@
 //! Implementation of the `quiver:engine/range-fetch` interface.
 
 use super::Engine;
+use super::cache::HostRangeStore;
 use crate::bindings::exports::quiver::engine::range_fetch::{
     FetchOptions as WitFetchOptions, FetchStats as WitFetchStats, Guest, GuestRemoteFile,
     RemoteFile as WitRemoteFile,
@@ -48,8 +49,14 @@ pub(super) fn open_remote(url: &str, options: WitFetchOptions) -> Result<RemoteF
             .idle_timeout_ms
             .map_or(defaults.idle_timeout_ms, u64::from),
         memory_limit: options.memory_limit,
+        cache: options.cache.unwrap_or(defaults.cache),
     };
-    RemoteFile::open(url, transport_for(url, &options)?, options)
+    let mut file = RemoteFile::open(url, transport_for(url, &options)?, options)?;
+    // Local files are not cached: reading them again costs as little.
+    if options.cache && !url.starts_with("file:") {
+        file.use_cache(Box::new(HostRangeStore));
+    }
+    Ok(file)
 }
 
 /// Converts traffic counters to WIT.
@@ -59,6 +66,8 @@ pub(super) fn wit_stats(stats: FetchStats) -> WitFetchStats {
         bytes_fetched: stats.bytes_fetched,
         round_trips: stats.round_trips,
         retries: stats.retries,
+        cache_hits: stats.cache_hits,
+        cache_bytes: stats.cache_bytes,
     }
 }
 

@@ -99,8 +99,8 @@ pub struct ScanProgress {
     pub row_groups_total: u32,
     /// Row groups read completely.
     pub row_groups_done: u32,
-    /// Bytes fetched so far: the page index, bloom filters and dictionaries
-    /// the plan read, and data pages.
+    /// Bytes read so far, from the server or the range cache: the page
+    /// index, bloom filters and dictionaries the plan read, and data pages.
     pub bytes_fetched: u64,
     /// `bytes_fetched` plus what the plan may still fetch: the column chunks
     /// of the row groups not read yet (an upper bound, since pruned pages and
@@ -480,7 +480,8 @@ impl BatchStream {
 
     /// How far the scan has got.
     pub fn progress(&self) -> ScanProgress {
-        let bytes_fetched = self.stats.fetch.bytes_fetched;
+        // Bytes the range cache served count as read: they were planned.
+        let bytes_fetched = self.stats.fetch.bytes_fetched + self.stats.fetch.cache_bytes;
         if self.finished {
             return ScanProgress {
                 row_groups_total: self.groups_done,

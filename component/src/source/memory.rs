@@ -9,12 +9,22 @@ use std::ops::Range;
 #[derive(Debug, Clone)]
 pub struct MemoryTransport {
     data: Bytes,
+    validator: Option<String>,
 }
 
 impl MemoryTransport {
     /// A transport over `data`.
     pub fn new(data: impl Into<Bytes>) -> Self {
-        Self { data: data.into() }
+        Self {
+            data: data.into(),
+            validator: None,
+        }
+    }
+
+    /// The same transport, whose open reports `validator` as the file's.
+    pub fn with_validator(mut self, validator: &str) -> Self {
+        self.validator = Some(validator.to_owned());
+        self
     }
 }
 
@@ -25,7 +35,7 @@ impl Transport for MemoryTransport {
         let tail = self.data.slice(tail_start..);
         Ok(Opened {
             size,
-            validator: None,
+            validator: self.validator.clone(),
             bytes: tail.len() as u64,
             tail,
             path: super::OpenPath::SuffixRange,

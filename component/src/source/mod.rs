@@ -5,6 +5,7 @@
 //! holds the policy on top of it: bounds checks, the cached tail, coalescing
 //! and traffic counters. Nothing above this module does I/O.
 
+pub mod cache;
 mod coalesce;
 mod file;
 #[cfg(target_arch = "wasm32")]

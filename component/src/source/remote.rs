@@ -1,6 +1,7 @@
 //! An opened file: fixed size, a cached tail, bounds-checked coalesced reads
 //! and traffic counters.
 
+use super::cache::{RangeCache, RangeStore};
 use super::{OpenPath, RetryPolicy, Transport, plan_wave, split_large};
 use crate::error::{Error, Result};
 use bytes::Bytes;
@@ -27,6 +28,9 @@ pub struct FetchOptions {
     /// engine's default); it bounds the body of a server that ignores
     /// `Range` and sends the whole file.
     pub memory_limit: Option<u64>,
+    /// Whether reads use the host's range cache (HTTP files with a strong
+    /// `ETag` only).
+    pub cache: bool,
 }
 
 impl FetchOptions {
@@ -77,6 +81,7 @@ impl Default for FetchOptions {
             conditional_requests: true,
             idle_timeout_ms: Self::DEFAULT_IDLE_TIMEOUT_MS,
             memory_limit: None,
+            cache: true,
         }
     }
 }
@@ -92,6 +97,10 @@ pub struct FetchStats {
     pub round_trips: u64,
     /// Requests sent again after a transient failure (in `requests` too).
     pub retries: u64,
+    /// Ranges served from the range cache instead of the server.
+    pub cache_hits: u64,
+    /// Bytes served from the range cache (not in `bytes_fetched`).
+    pub cache_bytes: u64,
 }
 
 impl FetchStats {
@@ -102,6 +111,8 @@ impl FetchStats {
             bytes_fetched: self.bytes_fetched - earlier.bytes_fetched,
             round_trips: self.round_trips - earlier.round_trips,
             retries: self.retries - earlier.retries,
+            cache_hits: self.cache_hits - earlier.cache_hits,
+            cache_bytes: self.cache_bytes - earlier.cache_bytes,
         }
     }
 
@@ -112,6 +123,8 @@ impl FetchStats {
             bytes_fetched: self.bytes_fetched + other.bytes_fetched,
             round_trips: self.round_trips + other.round_trips,
             retries: self.retries + other.retries,
+            cache_hits: self.cache_hits + other.cache_hits,
+            cache_bytes: self.cache_bytes + other.cache_bytes,
         }
     }
 }
@@ -128,6 +141,8 @@ pub struct RemoteFile {
     open_path: OpenPath,
     /// Bytes fetched ahead by [`RemoteFile::prefetch`], kept for later reads.
     retained: Vec<(u64, Bytes)>,
+    /// The host's range cache for the version opened, if it is used.
+    cache: Option<RangeCache>,
 }
 
 impl std::fmt::Debug for RemoteFile {
@@ -179,7 +194,7 @@ impl RemoteFile {
             requests: opened.requests,
             bytes_fetched: opened.bytes,
             round_trips: opened.requests,
-            retries: 0,
+            ..FetchStats::default()
         };
         Ok(Self {
             url: url.to_owned(),
@@ -191,7 +206,18 @@ impl RemoteFile {
             stats,
             open_path: opened.path,
             retained: Vec::new(),
+            cache: None,
         })
+    }
+
+    /// Makes later reads look up `store` first and keep what they fetch
+    /// there, for this version of the file; forgets the store's entries of
+    /// every other version of the URL. A file whose validator is not a strong
+    /// `ETag` is not cached, and its entries are all forgotten.
+    pub fn use_cache(&mut self, store: Box<dyn RangeStore>) {
+        if self.open_path != OpenPath::WholeFile {
+            self.cache = RangeCache::for_open(store, &self.url, self.validator.as_deref());
+        }
     }
 
     /// How the open learned the size and tail.
@@ -266,7 +292,18 @@ impl RemoteFile {
         if let Some(bad) = ranges.iter().find(|r| r.start > r.end || r.end > self.size) {
             return Err(Error::RangeOutOfBounds(bad.clone()));
         }
-        let pieces: Vec<Vec<Piece>> = ranges.iter().map(|range| self.pieces(range)).collect();
+        let mut pieces: Vec<Vec<Piece>> = ranges.iter().map(|range| self.pieces(range)).collect();
+        if let Some(cache) = &self.cache {
+            for piece in pieces.iter_mut().flatten() {
+                if let Piece::Missing(range) = piece
+                    && let Some(bytes) = cache.lookup(range)
+                {
+                    self.stats.cache_hits += 1;
+                    self.stats.cache_bytes += bytes.len() as u64;
+                    *piece = Piece::Held(bytes);
+                }
+            }
+        }
         let missing: Vec<Range<u64>> = pieces
             .iter()
             .flatten()
@@ -295,6 +332,13 @@ impl RemoteFile {
         self.stats.requests += plan.requests.len() as u64;
         self.stats.round_trips += u64::from(!plan.requests.is_empty());
         self.stats.bytes_fetched += bodies.iter().map(|b| b.len() as u64).sum::<u64>();
+        // Whole requests are kept, not the pieces cut from them: fewer and
+        // larger entries, and later reads look up pieces inside them.
+        if let Some(cache) = &self.cache {
+            for (range, body) in plan.requests.iter().zip(&bodies) {
+                cache.keep(range, body);
+            }
+        }
         let mut fetched = plan.slice(&missing, &bodies).into_iter();
         Ok(pieces
             .into_iter()
@@ -390,7 +434,7 @@ mod tests {
                 requests: 1,
                 bytes_fetched: 100,
                 round_trips: 1,
-                retries: 0,
+                ..FetchStats::default()
             }
         );
         let got = file.read(&[950..1000, 900..910]).unwrap();
@@ -414,7 +458,7 @@ mod tests {
                 requests: 3,
                 bytes_fetched: 10 + 12 + 20,
                 round_trips: 2,
-                retries: 0,
+                ..FetchStats::default()
             }
         );
     }
@@ -431,6 +475,57 @@ mod tests {
         let traffic = file.stats().since(before);
         assert_eq!(traffic.bytes_fetched, 50 + 600, "{traffic:?}");
         assert_eq!(traffic.round_trips, 1);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_version_reads_from_the_cache() {
+        use crate::source::cache::MemoryRangeStore;
+        let data = Bytes::from((0..1000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let store = MemoryRangeStore::default();
+        let open = |etag: &str| {
+            let transport = MemoryTransport::new(data.clone()).with_validator(etag);
+            let mut file = RemoteFile::open(
+                "mem://x",
+                Box::new(transport),
+                FetchOptions {
+                    tail_bytes: 100,
+                    ..FetchOptions::default()
+                },
+            )
+            .unwrap();
+            file.use_cache(Box::new(store.clone()));
+            file
+        };
+        let mut first = open("\"v1\"");
+        assert_eq!(
+            first.read(&[0..50, 300..400]).unwrap()[1],
+            data.slice(300..400)
+        );
+        assert_eq!(first.stats().cache_hits, 0);
+        let mut second = open("\"v1\"");
+        let got = second.read(&[0..50, 320..340, 500..600]).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                data.slice(0..50),
+                data.slice(320..340),
+                data.slice(500..600)
+            ]
+        );
+        let traffic = second.stats();
+        assert_eq!((traffic.cache_hits, traffic.cache_bytes), (2, 70));
+        assert_eq!(
+            traffic.bytes_fetched,
+            100 + 100,
+            "the tail and 500..600 only"
+        );
+        let mut changed = open("\"v2\"");
+        changed.read(std::slice::from_ref(&(0..50))).unwrap();
+        assert_eq!(
+            changed.stats().cache_hits,
+            0,
+            "another version is never served"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! outcome into an exit status (in one place, [`exit_code`]).
 
 pub mod args;
+mod cache;
 mod explain;
 mod info;
 mod output;
@@ -65,6 +66,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 allow_dir,
                 args,
             } => run_command(&component, &allow_dir, args).await,
+            Command::Cache { action, cache } => cache::run(action, &cache),
             Command::Serve { dir, port } => serve::run(&dir, port).await,
         }
     })

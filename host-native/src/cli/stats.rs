@@ -16,6 +16,8 @@ pub struct Totals {
     bytes_fetched: u64,
     round_trips: u64,
     retries: u64,
+    cache_hits: u64,
+    cache_bytes: u64,
     open_paths: Vec<&'static str>,
     open_requests: u64,
     bytes_footer: u64,
@@ -97,10 +99,14 @@ impl Totals {
         self.bytes_fetched += fetch.bytes_fetched;
         self.round_trips += fetch.round_trips;
         self.retries += fetch.retries;
+        self.cache_hits += fetch.cache_hits;
+        self.cache_bytes += fetch.cache_bytes;
     }
 
     /// The `--stats` object. Requests, bytes and round trips cover the whole
     /// command: the opens (footers) and the scans (page indexes and data).
+    /// `cache_hits` and `cache_bytes` count the ranges and bytes the range
+    /// cache served instead of the server: bytes not in `bytes_fetched`.
     pub fn to_json(&self, peak_memory_bytes: usize, started: Instant) -> serde_json::Value {
         let open_path = match self.open_paths.split_first() {
             Some((first, rest)) if rest.iter().all(|path| path == first) => *first,
@@ -117,6 +123,8 @@ impl Totals {
             "bytes_fetched": self.bytes_fetched,
             "round_trips": self.round_trips,
             "retries": self.retries,
+            "cache_hits": self.cache_hits,
+            "cache_bytes": self.cache_bytes,
             "open_path": open_path,
             "open_requests": self.open_requests,
             "bytes_footer": self.bytes_footer,
