@@ -102,6 +102,7 @@ impl GuestParquetFile for ParquetFileResource {
             second_phase: byte_ranges(explanation.second_phase),
             index: wit_stats(explanation.index),
             file_size: explanation.file_size,
+            estimated_bytes: explanation.estimated_bytes,
         })
     }
 

@@ -6,6 +6,7 @@ mod decimal;
 mod eval;
 mod lower;
 mod prune;
+mod selectivity;
 mod sql;
 
 pub use bind::{BoundPredicate, bind};

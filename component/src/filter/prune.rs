@@ -38,6 +38,9 @@ pub struct ColumnBounds {
     pub may_have_value: Vec<bool>,
     /// Whether the container may hold a NaN (floating-point columns).
     pub may_have_nan: Vec<bool>,
+    /// The number of distinct values, where the statistics give it (only
+    /// estimates use it: see [`BoundPredicate::selectivity`]).
+    pub distinct_count: Vec<Option<u64>>,
 }
 
 /// Statistics of the containers, by column name. A column with no entry has
@@ -58,6 +61,13 @@ pub trait ContainerStats {
     /// For each container, whether the column may hold a non-NULL value
     /// other than `value`, where an exact value set (a dictionary) knows.
     fn may_contain_other(&self, _name: &str, _value: &ArrayRef) -> Option<Vec<bool>> {
+        None
+    }
+
+    /// For each container, whether a set-membership structure reports the
+    /// column holding `value` (`false` where none knows); only estimates use
+    /// it (see [`BoundPredicate::known_to_match`]).
+    fn holds(&self, _name: &str, _value: &ArrayRef) -> Option<Vec<bool>> {
         None
     }
 }
@@ -342,7 +352,7 @@ impl BoundPredicate {
 
 /// A bound converted like the column it bounds. A NaN bound (written by a
 /// writer that orders NaN somewhere) bounds nothing SQL can use: unknown.
-fn comparable_bound(
+pub(super) fn comparable_bound(
     bound: &ArrayRef,
     cast: Option<&DataType>,
     canonical_float: bool,
@@ -435,6 +445,7 @@ mod tests {
             may_have_value: vec![true; min.len()],
             may_have_null: nulls.to_vec(),
             may_have_nan: nans.to_vec(),
+            distinct_count: vec![None; min.len()],
             min,
             max,
         }

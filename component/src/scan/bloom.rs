@@ -56,22 +56,20 @@ impl ContainerStats for WithMembership<'_> {
     }
 
     fn may_contain(&self, name: &str, value: &ArrayRef) -> Option<Vec<bool>> {
-        let key = self
-            .blooms
-            .physical
-            .get(name)
-            .and_then(|physical| plain_key(value.as_ref(), *physical));
         Some(
-            (0..self.containers())
-                .map(|group| {
-                    let bloom = key.as_ref().and_then(|key| {
-                        self.blooms
-                            .answers
-                            .get(&(group, name.to_owned(), key.clone()))
-                            .copied()
-                    });
-                    let dictionary = self.dictionaries.may_hold(group, name, value);
-                    bloom.unwrap_or(true) && dictionary.unwrap_or(true)
+            self.answers(name, value)
+                .map(|(bloom, dictionary)| bloom.unwrap_or(true) && dictionary.unwrap_or(true))
+                .collect(),
+        )
+    }
+
+    /// A bloom filter that may hold the value counts as holding it.
+    fn holds(&self, name: &str, value: &ArrayRef) -> Option<Vec<bool>> {
+        Some(
+            self.answers(name, value)
+                .map(|(bloom, dictionary)| match dictionary {
+                    Some(held) => held && bloom != Some(false),
+                    None => bloom == Some(true),
                 })
                 .collect(),
         )
@@ -87,6 +85,31 @@ impl ContainerStats for WithMembership<'_> {
                 })
                 .collect(),
         )
+    }
+}
+
+impl WithMembership<'_> {
+    /// For each row group, what its bloom filter and its dictionary answer
+    /// about `name` holding `value` (`None`: not read).
+    fn answers<'a>(
+        &'a self,
+        name: &'a str,
+        value: &'a ArrayRef,
+    ) -> impl Iterator<Item = (Option<bool>, Option<bool>)> + 'a {
+        let key = self
+            .blooms
+            .physical
+            .get(name)
+            .and_then(|physical| plain_key(value.as_ref(), *physical));
+        (0..self.containers()).map(move |group| {
+            let bloom = key.as_ref().and_then(|key| {
+                self.blooms
+                    .answers
+                    .get(&(group, name.to_owned(), key.clone()))
+                    .copied()
+            });
+            (bloom, self.dictionaries.may_hold(group, name, value))
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use arrow_array::{Array, ArrayRef, BooleanArray, UInt32Array, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::basic::{ColumnOrder, SortOrder, Type as PhysicalType};
-use parquet::file::metadata::page_index::PageIndex;
+use parquet::file::metadata::page_index::PageIndexProvider;
 use parquet::file::metadata::{FileMetaData, ParquetMetaData};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -76,9 +76,16 @@ impl Bounds {
             };
             let null_counts = converter.row_group_null_counts(chunks())?;
             let nan_counts = converter.row_group_nan_counts(chunks())?;
+            let distinct = chunks()
+                .map(|g| {
+                    g.column(leaf)
+                        .statistics()
+                        .and_then(|s| s.distinct_count_opt())
+                })
+                .collect();
             columns.insert(
                 name.clone(),
-                column_bounds(min, max, &null_counts, &nan_counts, &row_counts),
+                column_bounds(min, max, &null_counts, &nan_counts, &row_counts, distinct),
             );
         }
         Ok(Self {
@@ -95,7 +102,7 @@ impl Bounds {
     #[allow(clippy::too_many_arguments)]
     pub fn of_runs(
         metadata: &ParquetMetaData,
-        page_index: &PageIndex,
+        page_index: &dyn PageIndexProvider,
         schema: &Schema,
         names: &[String],
         group: usize,
@@ -111,10 +118,8 @@ impl Bounds {
             };
             let leaf = converter.parquet_column_index();
             let pages = leaf.and_then(|leaf| page_firsts(page_index, group, leaf));
-            let has_column_index = leaf.is_some_and(|leaf| {
-                use parquet::file::metadata::page_index::PageIndexProvider;
-                page_index.column_index(group, leaf).is_some()
-            });
+            let has_column_index =
+                leaf.is_some_and(|leaf| page_index.column_index(group, leaf).is_some());
             let (Some(leaf), Some(firsts), true) = (leaf, pages, has_column_index) else {
                 if let Some(whole) = fallback.columns.get(name) {
                     let indices = vec![fallback_container as u32; runs.len()];
@@ -138,7 +143,20 @@ impl Bounds {
             }
             let null_counts = converter.data_page_null_counts(page_index, [&group])?;
             let nan_counts = converter.data_page_nan_counts(page_index, [&group])?;
-            let per_page = column_bounds(min, max, &null_counts, &nan_counts, &row_counts);
+            // Pages have no distinct count: the row group's stands in.
+            let distinct = fallback
+                .columns
+                .get(name)
+                .and_then(|whole| whole.distinct_count.get(fallback_container).copied())
+                .flatten();
+            let per_page = column_bounds(
+                min,
+                max,
+                &null_counts,
+                &nan_counts,
+                &row_counts,
+                vec![distinct; firsts.len()],
+            );
             let indices: Vec<u32> = runs
                 .iter()
                 .map(|&start| {
@@ -157,8 +175,11 @@ impl Bounds {
 }
 
 /// The first row of each page of a column chunk, from the offset index.
-pub fn page_firsts(page_index: &PageIndex, group: usize, leaf: usize) -> Option<Vec<u64>> {
-    use parquet::file::metadata::page_index::PageIndexProvider;
+pub fn page_firsts(
+    page_index: &dyn PageIndexProvider,
+    group: usize,
+    leaf: usize,
+) -> Option<Vec<u64>> {
     let locations = page_index.offset_index(group, leaf)?.page_locations();
     Some(
         locations
@@ -246,6 +267,7 @@ fn column_bounds(
     null_counts: &UInt64Array,
     nan_counts: &UInt64Array,
     row_counts: &[u64],
+    distinct_count: Vec<Option<u64>>,
 ) -> ColumnBounds {
     let known = |counts: &UInt64Array, i: usize| {
         (i < counts.len() && counts.is_valid(i)).then(|| counts.value(i))
@@ -263,6 +285,7 @@ fn column_bounds(
         may_have_nan: (0..row_counts.len())
             .map(|i| floating && known(nan_counts, i) != Some(0))
             .collect(),
+        distinct_count,
         min,
         max,
     }
@@ -277,5 +300,9 @@ fn take_bounds(bounds: &ColumnBounds, indices: &[u32]) -> Result<ColumnBounds> {
         may_have_null: pick(&bounds.may_have_null),
         may_have_value: pick(&bounds.may_have_value),
         may_have_nan: pick(&bounds.may_have_nan),
+        distinct_count: indices
+            .iter()
+            .map(|&i| bounds.distinct_count[i as usize])
+            .collect(),
     })
 }

@@ -2,6 +2,7 @@
 //! and the requests each phase would send.
 
 use super::SharedFile;
+use super::estimate::SecondPhaseOdds;
 use super::plan::{GroupPlan, PrunedBy};
 use super::request::{ScanRequest, prepare};
 use super::stream::Phases;
@@ -54,6 +55,10 @@ pub struct Explanation {
     pub index: FetchStats,
     /// Size of the file.
     pub file_size: u64,
+    /// The bytes the scan is expected to fetch: the index reads, the first
+    /// phase, and the second phase's reads, each weighed by the probability
+    /// that it holds a match (see [`super::estimate`]).
+    pub estimated_bytes: u64,
 }
 
 /// Plans `request` on the file behind `source` and describes the plan. Reads
@@ -84,7 +89,19 @@ pub fn explain(
     }
     let phases = factory.initial_phases();
     let filter_leaves = &factory.filter_leaves;
+    let odds = match (&factory.predicate, phases) {
+        (Some(predicate), Phases::Late) => Some(SecondPhaseOdds::new(
+            factory.metadata.metadata(),
+            metadata.schema(),
+            predicate,
+            &prepared.plan,
+        )?),
+        _ => None,
+    };
+    let remote = source.borrow();
     let (mut first, mut second) = (Vec::new(), Vec::new());
+    // Second-phase bytes, each weighed by the probability it is read.
+    let mut expected_second = 0.0;
     for GroupPlan { group, selection } in &prepared.plan.groups {
         let entry = &mut groups[position(*group)];
         entry.verdict = Verdict::Read;
@@ -103,14 +120,22 @@ pub fn explain(
         )?;
         for planned in decoder.scan_plan() {
             let deferred = phases == Phases::Late && !filter_leaves.contains(&planned.column);
-            if deferred {
-                second.push(planned.range);
-            } else {
-                first.push(planned.range);
+            match &odds {
+                Some(odds) if deferred => {
+                    if !remote.is_cached(&planned.range) {
+                        expected_second += planned.len() as f64 * odds.read(&planned);
+                    }
+                    second.push(planned.range);
+                }
+                _ => first.push(planned.range),
             }
         }
     }
-    let remote = source.borrow();
+    // Given that the scan finds a row at all (see `estimate`).
+    let expected_second = match odds.map(|odds| odds.scan_matches()) {
+        Some(matches) if matches > 0.0 => (expected_second / matches).round() as u64,
+        _ => 0,
+    };
     let options = remote.options();
     let requests = |ranges: Vec<Range<u64>>| {
         let missing: Vec<Range<u64>> = ranges
@@ -125,11 +150,16 @@ pub fn explain(
         )
         .requests
     };
+    let (first_phase, second_phase) = (requests(first), requests(second));
+    let span = |ranges: &[Range<u64>]| ranges.iter().map(|r| r.end - r.start).sum::<u64>();
     Ok(Explanation {
         groups,
         late_materialization: phases == Phases::Late,
-        first_phase: requests(first),
-        second_phase: requests(second),
+        estimated_bytes: prepared.stats.index.bytes_fetched
+            + span(&first_phase)
+            + expected_second.min(span(&second_phase)),
+        first_phase,
+        second_phase,
         index: prepared.stats.index,
         file_size: remote.size(),
     })

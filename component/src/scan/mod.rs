@@ -4,6 +4,7 @@ mod advice;
 mod bloom;
 mod bounds;
 mod dictionary;
+mod estimate;
 mod explain;
 mod footer_repair;
 mod pages;

@@ -49,6 +49,10 @@ pub struct ScanPlan {
     /// For each row group of the file, the data pages of the read columns
     /// that the page index pruned.
     pub pages_pruned: Vec<u64>,
+    /// The planned row groups whose bloom filters or dictionaries report
+    /// the values the filter looks for (see
+    /// [`BoundPredicate::known_to_match`]), in file order.
+    pub held: Vec<usize>,
 }
 
 /// Which indexes to load: the column index of the predicate's leaves, the
@@ -250,11 +254,21 @@ pub fn prune_by_membership(
         })
     };
     let with_both = verdict(blooms, dictionaries)?;
+    let held = predicate.known_to_match(&WithMembership {
+        bounds: &bounds,
+        blooms,
+        dictionaries,
+    });
     let with_blooms = verdict(blooms, &DictionaryAnswers::default())?;
     let (kept, pruned): (Vec<GroupPlan>, Vec<GroupPlan>) = plan
         .groups
         .drain(..)
         .partition(|group| with_both[group.group]);
+    plan.held = kept
+        .iter()
+        .map(|group| group.group)
+        .filter(|&group| held[group])
+        .collect();
     plan.groups = kept;
     plan.pruned.extend(pruned.into_iter().map(|group| {
         let by = if with_blooms[group.group] {
@@ -328,19 +342,9 @@ fn select_runs(
     group_bounds: &Bounds,
 ) -> Result<Option<Vec<Range<u64>>>> {
     let rows = metadata.row_group(group).num_rows().max(0) as u64;
-    let mut starts: Vec<u64> = predicate_leaves
-        .iter()
-        .filter(|&&leaf| page_index.column_index(group, leaf).is_some())
-        .filter_map(|&leaf| page_firsts(page_index, group, leaf))
-        .flatten()
-        .filter(|&first| first < rows)
-        .collect();
-    if starts.is_empty() {
+    let Some(starts) = run_starts(page_index, group, predicate_leaves, rows) else {
         return Ok(None);
-    }
-    starts.push(0);
-    starts.sort_unstable();
-    starts.dedup();
+    };
     let runs = Bounds::of_runs(
         metadata,
         page_index,
@@ -364,6 +368,31 @@ fn select_runs(
         }
     }
     Ok(Some(ranges))
+}
+
+/// Where the runs of rows that page statistics bound start in `group` (of
+/// `rows` rows): row 0 and the first row of every page of the predicate's
+/// leaves that have a column index. `None` when none has one.
+pub fn run_starts(
+    page_index: &dyn PageIndexProvider,
+    group: usize,
+    predicate_leaves: &[usize],
+    rows: u64,
+) -> Option<Vec<u64>> {
+    let mut starts: Vec<u64> = predicate_leaves
+        .iter()
+        .filter(|&&leaf| page_index.column_index(group, leaf).is_some())
+        .filter_map(|&leaf| page_firsts(page_index, group, leaf))
+        .flatten()
+        .filter(|&first| first < rows)
+        .collect();
+    if starts.is_empty() {
+        return None;
+    }
+    starts.push(0);
+    starts.sort_unstable();
+    starts.dedup();
+    Some(starts)
 }
 
 /// A selection of `ranges` (sorted, disjoint) among `rows` rows.

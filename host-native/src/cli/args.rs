@@ -43,6 +43,13 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Show or empty the cache of byte ranges fetched over HTTP.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
     /// Serve a directory over HTTP with Range support (for demos and tests).
     Serve {
         /// The directory to serve.
@@ -51,6 +58,38 @@ pub enum Command {
         #[arg(long, default_value_t = 8080)]
         port: u16,
     },
+}
+
+/// What `quiver cache` does.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum CacheAction {
+    /// Print the cache's directory, files, entries and bytes.
+    Info,
+    /// Remove every cached range.
+    Clear,
+}
+
+/// Where fetched ranges are cached.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CacheArgs {
+    /// The cache's directory (default: $QUIVER_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/quiver/ranges, else ~/.cache/quiver/ranges).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Most bytes the cache keeps, least recently used first out (suffixes
+    /// K, M, G; default 1G).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub cache_size: Option<u64>,
+}
+
+/// What `--explain` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Explain {
+    /// The plan only; no data page is read.
+    Plan,
+    /// The plan, then the scan, with the measured requests, bytes and times
+    /// beside the estimates.
+    Analyze,
 }
 
 /// Flags of `quiver scan`.
@@ -103,10 +142,18 @@ pub struct ScanArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// Print the plan (row groups and pages kept or pruned, the requests of
-    /// each wave) instead of rows; reads no data pages. With `--format json`,
-    /// as one JSON object.
+    /// each wave, the bytes expected) instead of rows; reads no data pages.
+    /// `--explain=analyze` also runs the scan (discarding its rows) and
+    /// prints the measured requests, bytes and times beside the estimates.
+    /// With `--format json`, one JSON object per file.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "plan", value_name = "WHAT")]
+    pub explain: Option<Explain>,
+    /// Fetch every range from the server: neither read nor fill the cache of
+    /// ranges fetched before (kept per URL and ETag; see `quiver cache`).
     #[arg(long)]
-    pub explain: bool,
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Most rows per batch (default 8192, at most 1048576; batches never span
     /// row groups). Larger batches give the GPU tier more work per dispatch.
     #[arg(long, value_name = "N")]

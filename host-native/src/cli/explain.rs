@@ -1,19 +1,25 @@
-//! `quiver scan --explain`: the plan of a scan, without reading data pages.
+//! `quiver scan --explain`: the plan of a scan, without reading data pages;
+//! with `--explain=analyze`, also what running it measured.
 
 use super::Failure;
-use super::args::{Format, ScanArgs};
+use super::args::{Explain, Format, ScanArgs};
 use super::query::Query;
 use super::scan::{open_options, scan_request};
 use quiver_host::bindings::exports::quiver::engine::types::ByteRange;
-use quiver_host::bindings::scan::{OpenStats, RowGroupVerdict, ScanPlan};
+use quiver_host::bindings::scan::{
+    OpenOptions, OpenStats, RowGroupVerdict, ScanPlan, ScanRequest, ScanStats,
+};
 use quiver_host::dataset::Dataset;
 use quiver_host::runtime::Session;
 use serde_json::json;
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 /// Plans the scan `args` asks for on each file `query` reads, on
 /// `session`, and prints each plan: as text, or one JSON object per file
-/// (files left out by their partition values are named too).
+/// (files left out by their partition values are named too). With
+/// `--explain=analyze`, each file is then opened again and scanned, its rows
+/// discarded, and what that measured is printed beside the plan.
 pub async fn print_files(
     out: &mut impl Write,
     session: &mut Session,
@@ -42,16 +48,153 @@ pub async fn print_files(
             args.memory_limit,
             None,
         );
-        let plan = session.explain(&opened, request).await??;
+        let plan = session.explain(&opened, request.clone()).await??;
         let open = session.open_stats(&opened).await?;
         session.close_file(opened).await?;
+        let measured = match args.explain {
+            Some(Explain::Analyze) => Some(analyze(session, url, options, request).await?),
+            _ => None,
+        };
         if as_json {
-            writeln!(out, "{}", to_json(url, &plan, &open))?;
+            let mut value = to_json(url, &plan, &open);
+            if let Some(measured) = &measured {
+                value["analyze"] = measured.to_json(&plan, &open);
+            }
+            writeln!(out, "{value}")?;
         } else {
             write_text(out, url, &plan, &open)?;
+            if let Some(measured) = &measured {
+                measured.write_text(out, &plan, &open)?;
+            }
         }
     }
     Ok(())
+}
+
+/// What running a scan measured: its open's and its own traffic, and times.
+struct Measured {
+    open: OpenStats,
+    scan: ScanStats,
+    open_time: Duration,
+    scan_time: Duration,
+}
+
+/// Opens `url` afresh and runs the scan `request`, discarding the rows.
+async fn analyze(
+    session: &mut Session,
+    url: &str,
+    options: OpenOptions,
+    request: ScanRequest,
+) -> Result<Measured, Failure> {
+    let started = Instant::now();
+    let file = session.open(url, options).await??;
+    let open_time = started.elapsed();
+    let open = session.open_stats(&file).await?;
+    let stream = session.scan(&file, request).await??;
+    while session.next_event(&stream).await??.is_some() {}
+    let scan = session.scan_stats(&stream).await?;
+    let scan_time = started.elapsed() - open_time;
+    session.close_stream(stream).await?;
+    session.close_file(file).await?;
+    Ok(Measured {
+        open,
+        scan,
+        open_time,
+        scan_time,
+    })
+}
+
+impl Measured {
+    /// Bytes the open and the scan read: from the server and from the cache.
+    fn bytes_read(&self) -> u64 {
+        let (open, scan) = (&self.open.fetch, &self.scan.fetch);
+        open.bytes_fetched + open.cache_bytes + scan.bytes_fetched + scan.cache_bytes
+    }
+
+    fn to_json(&self, plan: &ScanPlan, open: &OpenStats) -> serde_json::Value {
+        let (opened, scan) = (&self.open.fetch, &self.scan.fetch);
+        json!({
+            "requests": opened.requests + scan.requests,
+            "estimated_requests": estimated_requests(plan, open),
+            "round_trips": opened.round_trips + scan.round_trips,
+            "estimated_round_trips": estimated_round_trips(plan, open),
+            "bytes_fetched": opened.bytes_fetched + scan.bytes_fetched,
+            "cache_bytes": opened.cache_bytes + scan.cache_bytes,
+            "bytes_read": self.bytes_read(),
+            "estimated_bytes": open.fetch.bytes_fetched + plan.estimated_bytes,
+            "open_ms": self.open_time.as_secs_f64() * 1000.0,
+            "scan_ms": self.scan_time.as_secs_f64() * 1000.0,
+            "rows_scanned": self.scan.rows_scanned,
+            "rows_matched": self.scan.rows_matched,
+            "rows_returned": self.scan.rows_returned,
+        })
+    }
+
+    fn write_text(
+        &self,
+        out: &mut impl Write,
+        plan: &ScanPlan,
+        open: &OpenStats,
+    ) -> std::io::Result<()> {
+        let (opened, scan) = (&self.open.fetch, &self.scan.fetch);
+        let estimated_bytes = open.fetch.bytes_fetched + plan.estimated_bytes;
+        let mut table = comfy_table::Table::new();
+        table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+        table.set_header(["analyze", "estimated", "measured"]);
+        table.add_row([
+            "requests".to_string(),
+            estimated_requests(plan, open).to_string(),
+            (opened.requests + scan.requests).to_string(),
+        ]);
+        table.add_row([
+            "round trips".to_string(),
+            estimated_round_trips(plan, open).to_string(),
+            (opened.round_trips + scan.round_trips).to_string(),
+        ]);
+        let cached = opened.cache_bytes + scan.cache_bytes;
+        table.add_row([
+            "bytes".to_string(),
+            estimated_bytes.to_string(),
+            match cached {
+                0 => self.bytes_read().to_string(),
+                _ => format!("{} ({cached} from the cache)", self.bytes_read()),
+            },
+        ]);
+        table.add_row([
+            "time".to_string(),
+            String::new(),
+            format!(
+                "{:.1} ms open, {:.1} ms scan",
+                self.open_time.as_secs_f64() * 1000.0,
+                self.scan_time.as_secs_f64() * 1000.0
+            ),
+        ]);
+        table.add_row([
+            "rows".to_string(),
+            String::new(),
+            format!(
+                "{} scanned, {} matched, {} returned",
+                self.scan.rows_scanned, self.scan.rows_matched, self.scan.rows_returned
+            ),
+        ]);
+        writeln!(out, "{table}")
+    }
+}
+
+/// Requests of the open and of every wave the plan lists.
+fn estimated_requests(plan: &ScanPlan, open: &OpenStats) -> u64 {
+    open.fetch.requests
+        + plan.index.requests
+        + plan.first_phase.len() as u64
+        + plan.second_phase.len() as u64
+}
+
+/// The open's round trips, and one for each wave the plan lists.
+fn estimated_round_trips(plan: &ScanPlan, open: &OpenStats) -> u64 {
+    open.fetch.round_trips
+        + plan.index.round_trips
+        + u64::from(!plan.first_phase.is_empty())
+        + u64::from(!plan.second_phase.is_empty())
 }
 
 fn verdict_name(verdict: RowGroupVerdict) -> &'static str {
@@ -90,8 +233,8 @@ fn to_json(url: &str, plan: &ScanPlan, open: &OpenStats) -> serde_json::Value {
         "bytes_index": plan.index.bytes_fetched,
         "first_phase": ranges(&plan.first_phase),
         "second_phase": ranges(&plan.second_phase),
-        "estimated_bytes": open.fetch.bytes_fetched + plan.index.bytes_fetched
-            + total(&plan.first_phase) + total(&plan.second_phase),
+        "estimated_bytes": open.fetch.bytes_fetched + plan.estimated_bytes,
+        "at_most_bytes": upper_bound(plan, open),
     })
 }
 
@@ -180,14 +323,20 @@ fn write_text(
     } else {
         phase(out, wave, "all columns, one phase", &plan.first_phase)?;
     }
-    let estimate = open.fetch.bytes_fetched
-        + plan.index.bytes_fetched
-        + total(&plan.first_phase)
-        + total(&plan.second_phase);
+    let estimate = open.fetch.bytes_fetched + plan.estimated_bytes;
     writeln!(
         out,
-        "at most {estimate} bytes of {} ({:.1}% of the file)",
+        "estimated {estimate} bytes, at most {} of {} ({:.1}% of the file)",
+        upper_bound(plan, open),
         plan.file_size,
         100.0 * estimate as f64 / plan.file_size.max(1) as f64
     )
+}
+
+/// The bytes the scan fetches, its open included, if every row matches.
+fn upper_bound(plan: &ScanPlan, open: &OpenStats) -> u64 {
+    open.fetch.bytes_fetched
+        + plan.index.bytes_fetched
+        + total(&plan.first_phase)
+        + total(&plan.second_phase)
 }

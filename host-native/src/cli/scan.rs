@@ -44,7 +44,11 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
         .map_or_else(available_cores, usize::from)
         .clamp(1, 256);
     let component = Runtime::locate_component(args.compute.build())?;
-    let runtime = Arc::new(Runtime::load_for(&component, threads as u32 + 1)?);
+    let mut runtime = Runtime::load_for(&component, threads as u32 + 1)?;
+    if !args.no_cache {
+        runtime.set_range_cache(super::cache::open(&args.cache));
+    }
+    let runtime = Arc::new(runtime);
     let local_files: Vec<PathBuf> = dataset
         .files
         .iter()
@@ -63,7 +67,7 @@ pub async fn run(args: ScanArgs) -> Result<(), Failure> {
     )
     .await?;
     drop(planner);
-    if args.explain {
+    if args.explain.is_some() {
         let mut session = runtime
             .session_with(access()?, memory_cap(args.memory_limit))
             .await?;
@@ -335,6 +339,7 @@ pub(super) fn open_options(args: &ScanArgs, memory_limit: Option<u64>) -> OpenOp
     let mut options = default_open_options();
     options.fetch.max_retries = args.max_retries;
     options.fetch.memory_limit = memory_limit;
+    options.fetch.cache = Some(!args.no_cache);
     options
 }
 
