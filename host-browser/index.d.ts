@@ -35,6 +35,12 @@ export interface OpenOptions {
    * body fits in it; a larger one is a `memory-limit` error.
    */
   memoryLimit?: number;
+  /**
+   * Whether reads look up, and keep, ranges in the range cache (default true; see
+   * `StartOptions.cache`). Only files whose server gives a strong `ETag` are cached; the open's
+   * own request always goes to the server, and a file whose `ETag` changed is read afresh.
+   */
+  cache?: boolean;
   signal?: AbortSignal;
 }
 
@@ -44,6 +50,7 @@ export interface OpenOptions {
  * `bytesFetched === bytesPlanned` and `rowGroupsDone === rowGroupsTotal`.
  */
 export interface ScanProgress {
+  /** Bytes read so far, from the server or the range cache. */
   bytesFetched: number;
   /** `bytesFetched` plus what the plan may still fetch: an upper bound that shrinks as the scan goes. */
   bytesPlanned: number;
@@ -88,6 +95,10 @@ export interface FetchStats {
   roundTrips: number;
   /** Requests sent again after a transient failure (in `requests` too). */
   retries: number;
+  /** Ranges served from the range cache instead of the server. */
+  cacheHits: number;
+  /** Bytes served from the range cache (not in `bytesFetched`). */
+  cacheBytes: number;
 }
 
 export interface KernelReport {
@@ -165,6 +176,11 @@ export interface ScanPlan {
   secondPhase: { offset: number; length: number }[];
   index: FetchStats;
   fileSize: number;
+  /**
+   * The bytes the scan is expected to fetch after its open: the index reads, the first phase,
+   * and of the second phase the pages expected to hold a matching row.
+   */
+  estimatedBytes: number;
 }
 
 /** An engine error. `code` is the WIT error case or `cors` / `aborted`. */
@@ -210,6 +226,8 @@ export interface EngineInfo {
 export class Quiver {
   readonly info: EngineInfo;
   open(url: string, options?: OpenOptions): Promise<QuiverFile>;
+  /** Empties the range cache (browsers: the origin's Cache API store; Node: this engine's memory). */
+  clearCache(): Promise<void>;
   terminate(): void;
 }
 
@@ -218,6 +236,13 @@ export interface StartOptions {
   build?: 'simd' | 'scalar';
   /** Offer WebGPU to the engine (browsers; default true). */
   gpu?: boolean;
+  /**
+   * The range cache: ranges fetched from files with a strong `ETag`, read again by later opens
+   * of the same version instead of fetched. Browsers keep it in the Cache API (it outlives the
+   * page), Node in memory; least recently used ranges go first past `maxBytes` (default 256 MiB).
+   * `false`: no cache.
+   */
+  cache?: false | { maxBytes?: number };
   workerUrl?: string | URL;
   engineBase?: string | URL;
 }

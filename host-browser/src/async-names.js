@@ -12,6 +12,9 @@ export const ASYNC_IMPORTS = [
   'wasi:io/streams#[method]input-stream.blocking-skip',
   'quiver:engine/gpu#adapter',
   'quiver:engine/gpu#run',
+  'quiver:engine/range-cache#lookup',
+  'quiver:engine/range-cache#keep',
+  'quiver:engine/range-cache#forget-other-versions',
 ];
 
 /** Exports that may suspend (they do I/O or run GPU kernels); they return Promises. */

@@ -55,14 +55,15 @@ class WorkerTransport {
   }
 }
 
-/**
- * Starts an engine in a module Worker.
- * @param {{ build?: 'simd' | 'scalar', gpu?: boolean, workerUrl?: string | URL, engineBase?: string | URL }} [options]
- *   `build` defaults to `simd` where the browser has SIMD128; `gpu: false` hides WebGPU from the engine.
- */
 /** The default memory limit of a scan in a browser: 1.5 GiB. */
 const BROWSER_MEMORY_LIMIT = 1.5 * 2 ** 30;
 
+/**
+ * Starts an engine in a module Worker.
+ * @param {{ build?: 'simd' | 'scalar', gpu?: boolean, cache?: false | { maxBytes?: number }, workerUrl?: string | URL, engineBase?: string | URL }} [options]
+ *   `build` defaults to `simd` where the browser has SIMD128; `gpu: false` hides WebGPU from the engine;
+ *   `cache` configures the range cache in the Cache API (default 256 MiB; `false`: none).
+ */
 export async function start(options = {}) {
   const workerUrl = new URL(options.workerUrl ?? './quiver-worker.js', import.meta.url);
   const engineBase = String(new URL(options.engineBase ?? './engine/', import.meta.url));
@@ -71,6 +72,7 @@ export async function start(options = {}) {
     engineBase,
     build: options.build,
     gpu: options.gpu ?? true,
+    cache: options.cache,
     // If-Match would make every cross-origin range request need a CORS
     // preflight (a round trip each): compare responses' validators instead.
     // A tab's memory is scarcer than a process's: it bounds scans, and the

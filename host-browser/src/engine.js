@@ -1,6 +1,7 @@
 // Loads the jco-transpiled engine component with the imports it needs:
 // wasi:* from @bytecodealliance/preview2-shim (fetch() for wasi:http in
-// browsers, Node's own HTTP on Node) and `quiver:engine/gpu` from WebGPU.
+// browsers, Node's own HTTP on Node), `quiver:engine/gpu` from WebGPU and
+// `quiver:engine/range-cache` from the Cache API or memory (cache.js).
 // Runs in a module Worker, a window or Node (>= 24, for JSPI).
 
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
@@ -26,9 +27,11 @@ export async function detectCapabilities(gpu) {
  * @param {URL | string} options.engineBase URL of the folder holding `simd/` and `scalar/` (the transpiled builds)
  * @param {'simd' | 'scalar'} options.build which build; pick with `detectCapabilities().simd`
  * @param {{ adapter: Function, run: Function }} options.gpu the `quiver:engine/gpu` import (gpu.js)
+ * @param {{ lookup: Function, keep: Function, forgetOtherVersions: Function }} options.rangeCache
+ *   the `quiver:engine/range-cache` import (cache.js)
  * @returns the engine's exports: `{ scan, filter, rangeFetch }`
  */
-export async function instantiateEngine({ engineBase, build, gpu }) {
+export async function instantiateEngine({ engineBase, build, gpu, rangeCache }) {
   if (typeof WebAssembly.Suspending !== 'function') {
     throw new Error(
       'This JavaScript engine lacks JSPI (WebAssembly.Suspending), which the Quiver engine needs to wait on fetch() and WebGPU: use Chromium >= 137 or Node >= 24.',
@@ -40,6 +43,11 @@ export async function instantiateEngine({ engineBase, build, gpu }) {
   const imports = guardImports({
     ...wasi.getImportObject(),
     'quiver:engine/gpu': { adapter: gpu.adapter, run: gpu.run },
+    'quiver:engine/range-cache': {
+      lookup: rangeCache.lookup,
+      keep: rangeCache.keep,
+      forgetOtherVersions: rangeCache.forgetOtherVersions,
+    },
   });
   const engine = await instantiate((name) => compileCore(new URL(name, folder)), imports);
   await assertSuspends(engine, folder);

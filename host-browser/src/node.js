@@ -27,11 +27,12 @@ class LocalTransport {
 
 /**
  * Starts an engine.
- * @param {{ build?: 'simd' | 'scalar', engineBase?: string | URL }} [options]
+ * @param {{ build?: 'simd' | 'scalar', cache?: false | { maxBytes?: number }, engineBase?: string | URL }} [options]
+ *   `cache` configures the range cache, kept in memory on Node (default 256 MiB; `false`: none).
  */
 export async function start(options = {}) {
   const engineBase = String(new URL(options.engineBase ?? '../dist/engine/', import.meta.url));
-  const session = await Session.start({ engineBase, build: options.build, gpu: false });
+  const session = await Session.start({ engineBase, build: options.build, gpu: false, cache: options.cache });
   return new Quiver(new LocalTransport(session));
 }
 

@@ -42,13 +42,23 @@ export class Quiver {
   /**
    * Opens a Parquet file and reads its footer (usually one range request).
    * @param {string} url `http://…` or `https://…` (a relative URL resolves against the page)
-   * @param {{ tailBytes?: number, coalesceGap?: number, maxConcurrency?: number, signal?: AbortSignal }} [options]
+   * @param {{ tailBytes?: number, coalesceGap?: number, maxConcurrency?: number, cache?: boolean, signal?: AbortSignal }} [options]
+   *   `cache: false` neither reads from nor adds to the range cache (see `clearCache`)
    */
   async open(url, options = {}) {
     const { signal, ...fetchOptions } = options;
     const absolute = String(new URL(url, globalThis.location?.href));
     const opened = await this.#transport.call('open', [absolute, fetchOptions], { signal, url: absolute });
     return new QuiverFile(this.#transport, absolute, opened);
+  }
+
+  /**
+   * Empties the range cache: the ranges earlier opens fetched, which later opens of the same
+   * file version read instead of fetching (in browsers the Cache API store, shared by the
+   * origin's pages; on Node this engine's memory). Waits for the calls already made.
+   */
+  clearCache() {
+    return this.#transport.call('clearCache', [], {});
   }
 
   /** Stops the engine (terminates its Worker). */
@@ -71,7 +81,7 @@ export class QuiverFile {
     this.metadata = opened.metadata;
     /** The file's schema as an apache-arrow Schema. */
     this.schema = schemaOf(opened.arrowSchema);
-    /** What the open cost: `{ path, fetch: { requests, bytesFetched, roundTrips } }`. */
+    /** What the open cost: `{ path, fetch: { requests, bytesFetched, roundTrips, retries, cacheHits, cacheBytes } }`. */
     this.openStats = opened.openStats;
   }
 
@@ -103,7 +113,7 @@ export class QuiverFile {
     return this.#transport.call('explain', [this.#id, request], { signal, url: this.url });
   }
 
-  /** Requests, bytes and round trips on this file so far (its open and every scan). */
+  /** Requests, bytes, round trips and cache hits on this file so far (its open and every scan). */
   fetchStats() {
     return this.#transport.call('fetchStats', [this.#id], { url: this.url });
   }

@@ -4,6 +4,7 @@
 // re-entered while a call is suspended). Everything that crosses out of here
 // is structured-cloneable: numbers instead of u64 bigints, Arrow IPC bytes.
 
+import { openRangeStore, rangeCacheImport } from './cache.js';
 import { detectCapabilities, instantiateEngine } from './engine.js';
 import { webGpuImport } from './gpu.js';
 
@@ -92,7 +93,7 @@ export function scanRequest(request = {}) {
   };
 }
 
-/** Options of `open`: `{ tailBytes, coalesceGap, maxConcurrency, maxRetries, retryDeadlineMs, conditionalRequests, idleTimeoutMs, memoryLimit }`. */
+/** Options of `open`: `{ tailBytes, coalesceGap, maxConcurrency, maxRetries, retryDeadlineMs, conditionalRequests, idleTimeoutMs, memoryLimit, cache }`. */
 function openOptions(options = {}) {
   return {
     fetch: {
@@ -104,8 +105,17 @@ function openOptions(options = {}) {
       idleTimeoutMs: u32(options.idleTimeoutMs, 'idleTimeoutMs'),
       memoryLimit: u64(options.memoryLimit, 'memoryLimit'),
       conditionalRequests: options.conditionalRequests === undefined ? undefined : Boolean(options.conditionalRequests),
+      cache: options.cache === undefined ? undefined : Boolean(options.cache),
     },
   };
+}
+
+/** The engine's `cache` option, checked: `false`, or `{ maxBytes? }`. */
+function cacheOptions(cache) {
+  if (cache === false) return false;
+  if (cache === undefined || cache === null || cache === true) return {};
+  if (typeof cache !== 'object') throw invalidArgument(`cache must be false or { maxBytes }, not ${String(cache)}`);
+  return { maxBytes: cache.maxBytes === undefined ? undefined : Number(u64(cache.maxBytes, 'cache.maxBytes')) };
 }
 
 /** `options` with `defaults` where it leaves a key unset (absent or `undefined`). */
@@ -116,6 +126,7 @@ function withDefaults(defaults, options = {}) {
 
 export class Session {
   #engine;
+  #store = null;
   #capabilities;
   #build;
   #files = new Map();
@@ -128,18 +139,27 @@ export class Session {
   #scanDefaults = {};
 
   /**
-   * @param {{ engineBase: URL | string, build?: 'simd' | 'scalar', gpu?: boolean, openDefaults?: object, scanDefaults?: object }} options
+   * @param {{ engineBase: URL | string, build?: 'simd' | 'scalar', gpu?: boolean, cache?: false | { maxBytes?: number }, openDefaults?: object, scanDefaults?: object }} options
+   *   `cache`: the range cache (see cache.js): `false` keeps no ranges, `maxBytes` bounds it;
    *   `openDefaults`: options of every `open` unless it sets them (see `openOptions`);
    *   `scanDefaults`: the same for every scan and explain (see `scanRequest`).
    */
-  static async start({ engineBase, build, gpu = true, openDefaults = {}, scanDefaults = {} }) {
+  static async start({ engineBase, build, gpu = true, cache, openDefaults = {}, scanDefaults = {} }) {
     const session = new Session();
-    session.#openDefaults = openDefaults;
+    const cacheConfig = cacheOptions(cache);
+    // Without a store, opens need not ask it anything.
+    session.#openDefaults = cacheConfig === false ? { ...openDefaults, cache: false } : openDefaults;
     session.#scanDefaults = scanDefaults;
+    session.#store = openRangeStore(cacheConfig);
     const gpuImport = webGpuImport({ enabled: gpu });
     session.#capabilities = await detectCapabilities(gpuImport);
     session.#build = build ?? (session.#capabilities.simd ? 'simd' : 'scalar');
-    session.#engine = await instantiateEngine({ engineBase, build: session.#build, gpu: gpuImport });
+    session.#engine = await instantiateEngine({
+      engineBase,
+      build: session.#build,
+      gpu: gpuImport,
+      rangeCache: rangeCacheImport(session.#store),
+    });
     return session;
   }
 
@@ -149,8 +169,9 @@ export class Session {
   }
 
   /**
-   * Runs `fn` once every earlier call has ended; `signal` (an AbortSignal)
-   * aborts the fetches it starts (see `abortSignal`).
+   * Runs `fn` once every earlier call has ended, and ends once the ranges it
+   * kept in the range cache are stored; `signal` (an AbortSignal) aborts the
+   * fetches it starts (see `abortSignal`).
    */
   #serialize(fn, signal) {
     const run = this.#queue.then(async () => {
@@ -159,6 +180,8 @@ export class Session {
       try {
         return await fn();
       } finally {
+        // the ranges the call kept are stored by the time it returns (see RangeStore.flush)
+        await this.#store?.flush();
         this.#abort = null;
       }
     });
@@ -223,6 +246,13 @@ export class Session {
   /** Traffic on a file so far. */
   fetchStats(fileId) {
     return this.#serialize(async () => plain(this.#file(fileId).fetchStats()));
+  }
+
+  /** Empties the range cache (its Cache API store too), once every earlier call has ended. */
+  clearCache(signal) {
+    return this.#serialize(async () => {
+      await this.#store?.clear();
+    }, signal);
   }
 
   /** Drops a file or a scan. */

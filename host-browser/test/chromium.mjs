@@ -1,5 +1,5 @@
 // Launches Debian's Chromium (/usr/bin/chromium, never a downloaded browser)
-// headless through playwright-core, with a fresh profile.
+// headless through playwright-core, with a fresh profile or a given one.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,11 +13,13 @@ const ARGS = [
 ];
 
 /**
- * @param {{ webgpu?: boolean }} [options] `webgpu` adds --enable-unsafe-webgpu, which gives
- *   SwiftShader's software WebGPU adapter on a machine without a GPU.
+ * @param {{ webgpu?: boolean, profile?: string }} [options] `webgpu` adds --enable-unsafe-webgpu,
+ *   which gives SwiftShader's software WebGPU adapter on a machine without a GPU; `profile` is a
+ *   profile directory to use and keep (so that a later launch sees its storage, the Cache API's
+ *   included), else a fresh one is made and removed at `close`.
  */
-export async function launchChromium({ webgpu = false } = {}) {
-  const profile = mkdtempSync(join(tmpdir(), 'quiver-chromium-'));
+export async function launchChromium({ webgpu = false, profile: kept } = {}) {
+  const profile = kept ?? mkdtempSync(join(tmpdir(), 'quiver-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
@@ -27,7 +29,7 @@ export async function launchChromium({ webgpu = false } = {}) {
     newPage: () => context.newPage(),
     close: async () => {
       await context.close();
-      rmSync(profile, { recursive: true, force: true });
+      if (!kept) rmSync(profile, { recursive: true, force: true });
     },
   };
 }

@@ -1,16 +1,18 @@
 // Runs scan cases in Debian's Chromium through playwright-core and prints the
 // results as JSON. Usage:
-//   node test/run.mjs <harness-url> <cases.json> <results.json>
-// cases.json: [{ build, gpu, cases: [{ id, url, request }] }, …], or
+//   node test/run.mjs <harness-url> <cases.json> <results.json> [profile-dir]
+// cases.json: [{ build, gpu, cache, keepCache, cases: [{ id, url, open, request }] }, …], or
 // [{ harness: 'runProgress' | 'runAbort', …arguments }]; the browser logs go to
-// stderr. Used by tests/test_browser.py.
+// stderr. A profile directory is kept for a later run (its Cache API storage
+// with it); without one the browser starts from a fresh profile. Used by
+// tests/test_browser.py.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { launchChromium } from './chromium.mjs';
 
-const [harnessUrl, casesPath, resultsPath] = process.argv.slice(2);
+const [harnessUrl, casesPath, resultsPath, profile] = process.argv.slice(2);
 const groups = JSON.parse(readFileSync(casesPath, 'utf8'));
-const browser = await launchChromium({ webgpu: groups.some((g) => g.gpu) });
+const browser = await launchChromium({ webgpu: groups.some((g) => g.gpu), profile });
 try {
   const page = await browser.newPage();
   page.on('console', (message) => process.stderr.write(`[browser ${message.type()}] ${message.text()}\n`));

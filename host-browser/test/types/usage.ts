@@ -5,7 +5,7 @@
 import { open, start, QuiverError, type ScanStats, type Table } from '@quiver/engine';
 
 export async function example(controller: AbortController): Promise<Table> {
-  const file = await open('https://example.org/trips.parquet', { maxConcurrency: 6 });
+  const file = await open('https://example.org/trips.parquet', { maxConcurrency: 6, cache: false });
   const names: string[] = file.schema.fields.map((field) => field.name);
   const rows: number = file.metadata.numRows + file.metadata.rowGroups.length + names.length;
   const leaves: string[] = file.metadata.schemaTree
@@ -24,8 +24,13 @@ export async function example(controller: AbortController): Promise<Table> {
   });
   const plan = await file.explain({ where: 'id = 1' });
   plan.firstPhase.map((range) => range.offset + range.length);
-  const quiver = await start({ build: 'scalar', gpu: false });
+  const quiver = await start({ build: 'scalar', gpu: false, cache: { maxBytes: 64 * 2 ** 20 } });
   quiver.info.webgpu?.fallback;
+  await quiver.clearCache();
+  const saved: number = (last as ScanStats | null)?.fetch.cacheBytes ?? 0;
+  saved.toFixed();
+  // @ts-expect-error: the cache is configured with an object, or turned off
+  await start({ cache: 1024 });
   quiver.terminate();
   // @ts-expect-error: not a tier
   await file.query({ compute: 'fast' });
