@@ -3,13 +3,15 @@
 //!
 //! Mechanism only: the engine decides what to keep and under which version
 //! (URL and strong `ETag`), and when a version is stale. Each URL has a
-//! directory named by the SHA-256 of the URL, holding a `VERSION` file (the
-//! URL and validator its entries belong to, checked on every lookup) and one
-//! file per range, named `OFFSET-LENGTH`. A hit refreshes the entry's
-//! modification time; when the store passes its size, the least recently
-//! used entries go first. Files are written whole and renamed into place, so
-//! several instances and processes may share a directory; an entry another
-//! process removes is a miss, never a wrong answer.
+//! directory named by the SHA-256 of the URL, holding one file per range,
+//! named `VERSION-OFFSET-LENGTH` where `VERSION` is the SHA-256 of the
+//! validator: every file names the version its bytes belong to, so no
+//! interleaving of processes that see different versions can serve one's
+//! bytes for the other's. A hit refreshes the entry's modification time;
+//! when the store passes its size, the least recently used entries go first.
+//! Files are written whole and renamed into place, so several instances and
+//! processes may share a directory; an entry another process removes is a
+//! miss, never a wrong answer.
 //!
 //! Hand-written rather than a crate: the engine asks for ranges inside kept
 //! ranges, which key-value caches (`cacache`, `moka`) do not answer.
@@ -50,8 +52,6 @@ pub struct CacheUsage {
     pub bytes: u64,
 }
 
-const VERSION_FILE: &str = "VERSION";
-
 /// One kept range's file.
 struct Entry {
     path: PathBuf,
@@ -89,32 +89,19 @@ impl DiskRangeCache {
     }
 
     fn url_dir(&self, url: &str) -> PathBuf {
-        let digest = Sha256::digest(url.as_bytes());
-        let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-        self.root.join(name)
-    }
-
-    fn version_text(url: &str, validator: &str) -> String {
-        format!("{url}\n{validator}\n")
-    }
-
-    /// Whether `dir` holds entries of exactly this version.
-    fn holds(dir: &Path, url: &str, validator: &str) -> bool {
-        fs::read_to_string(dir.join(VERSION_FILE))
-            .is_ok_and(|text| text == Self::version_text(url, validator))
+        self.root.join(digest(url))
     }
 
     /// The bytes `offset .. offset + length` of `version`, from one entry
     /// that holds them all.
     pub fn lookup(&self, version: &FileVersion, offset: u64, length: u64) -> Option<Vec<u8>> {
         let dir = self.url_dir(&version.url);
-        if !Self::holds(&dir, &version.url, &version.validator) {
-            return None;
-        }
+        let wanted = digest(&version.validator);
         let end = offset.checked_add(length)?;
         let (path, start) = fs::read_dir(&dir).ok()?.flatten().find_map(|entry| {
-            let (start, len) = parse_entry_name(&entry.file_name().to_string_lossy())?;
-            (start <= offset && start + len >= end).then(|| (entry.path(), start))
+            let name = EntryName::parse(&entry.file_name().to_string_lossy())?;
+            (name.version == wanted && name.offset <= offset && name.offset + name.length >= end)
+                .then(|| (entry.path(), name.offset))
         })?;
         let mut file = fs::File::open(&path).ok()?;
         file.seek(SeekFrom::Start(offset - start)).ok()?;
@@ -133,30 +120,33 @@ impl DiskRangeCache {
             return;
         }
         let dir = self.url_dir(&version.url);
-        if !Self::holds(&dir, &version.url, &version.validator) {
-            self.remove_dir(&dir);
-            if fs::create_dir_all(&dir).is_err()
-                || write_whole(
-                    &dir.join(VERSION_FILE),
-                    Self::version_text(&version.url, &version.validator).as_bytes(),
-                )
-                .is_err()
-            {
-                return;
-            }
-        }
-        if write_whole(&dir.join(format!("{offset}-{length}")), bytes).is_ok() {
+        let name = format!("{}-{offset}-{length}", digest(&version.validator));
+        if fs::create_dir_all(&dir).is_ok() && write_whole(&dir.join(name), bytes).is_ok() {
             self.account(length as i64);
         }
     }
 
     /// Removes every entry of `url` unless they belong to `current`.
     pub fn forget_other_versions(&self, url: &str, current: Option<&str>) {
-        let dir = self.url_dir(url);
-        if !dir.exists() || current.is_some_and(|current| Self::holds(&dir, url, current)) {
-            return;
+        let kept = current.map(digest);
+        let mut freed = 0;
+        for entry in fs::read_dir(self.url_dir(url))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let Some(name) = EntryName::parse(&entry.file_name().to_string_lossy()) else {
+                continue;
+            };
+            if Some(name.version.as_str()) != kept.as_deref()
+                && fs::remove_file(entry.path()).is_ok()
+            {
+                freed += name.length;
+            }
         }
-        self.remove_dir(&dir);
+        if freed > 0 {
+            self.account(-(freed as i64));
+        }
     }
 
     /// Removes every entry.
@@ -173,7 +163,7 @@ impl DiskRangeCache {
     /// What the store holds now.
     pub fn usage(&self) -> CacheUsage {
         let mut usage = CacheUsage::default();
-        for entries in self.entries() {
+        for entries in self.entries().into_iter().filter(|e| !e.is_empty()) {
             usage.files += 1;
             for entry in entries {
                 usage.entries += 1;
@@ -196,30 +186,17 @@ impl DiskRangeCache {
                     .flatten()
                     .flatten()
                     .filter_map(|entry| {
-                        let (_, len) = parse_entry_name(&entry.file_name().to_string_lossy())?;
+                        let name = EntryName::parse(&entry.file_name().to_string_lossy())?;
                         let last_used = entry.metadata().and_then(|m| m.modified()).ok()?;
                         Some(Entry {
                             path: entry.path(),
-                            length: len,
+                            length: name.length,
                             last_used,
                         })
                     })
                     .collect()
             })
             .collect()
-    }
-
-    fn remove_dir(&self, dir: &Path) {
-        let freed: u64 = fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| parse_entry_name(&entry.file_name().to_string_lossy()))
-            .map(|(_, len)| len)
-            .sum();
-        if fs::remove_dir_all(dir).is_ok() {
-            self.account(-(freed as i64));
-        }
     }
 
     /// Adds `delta` bytes to the count, and evicts the least recently used
@@ -248,10 +225,33 @@ impl DiskRangeCache {
     }
 }
 
-/// `OFFSET-LENGTH` as numbers.
-fn parse_entry_name(name: &str) -> Option<(u64, u64)> {
-    let (offset, length) = name.split_once('-')?;
-    Some((offset.parse().ok()?, length.parse().ok()?))
+/// 32 hex digits of the SHA-256 of `text`.
+fn digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What a range file's name says: `VERSION-OFFSET-LENGTH`.
+struct EntryName {
+    /// The digest of the validator of the version the bytes belong to.
+    version: String,
+    offset: u64,
+    length: u64,
+}
+
+impl EntryName {
+    /// The parts of `name`, or `None` for another file (one being written).
+    fn parse(name: &str) -> Option<Self> {
+        let mut parts = name.splitn(3, '-');
+        Some(Self {
+            version: parts.next()?.to_owned(),
+            offset: parts.next()?.parse().ok()?,
+            length: parts.next()?.parse().ok()?,
+        })
+    }
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it there.
@@ -330,6 +330,18 @@ mod tests {
         assert_eq!(cache.usage().entries, 1);
         cache.forget_other_versions("http://h/f.parquet", Some("\"2\""));
         assert_eq!(cache.usage(), CacheUsage::default());
+        let _ = cache.clear();
+    }
+
+    #[test]
+    fn each_range_answers_only_for_the_version_it_names() {
+        // Two processes that opened different versions may keep ranges at
+        // once; neither is ever given the other's bytes.
+        let cache = DiskRangeCache::new(scratch("versions"), 1 << 20);
+        cache.keep(&version("\"1\""), 0, b"old");
+        cache.keep(&version("\"2\""), 0, b"new");
+        assert_eq!(cache.lookup(&version("\"1\""), 0, 3), Some(b"old".to_vec()));
+        assert_eq!(cache.lookup(&version("\"2\""), 0, 3), Some(b"new".to_vec()));
         let _ = cache.clear();
     }
 
