@@ -121,9 +121,9 @@ bench-threads: build $(VENV)/.installed $(VENV)/.bench-installed
 
 ## demo: serve the bundled sample over HTTP and query it with range requests
 demo: build
-	@set -e; log=$$(mktemp); \
+	@set -e; log=$$(mktemp); export QUIVER_CACHE_DIR=$$(mktemp -d); \
 	$(QUIVER) serve tests/data --port 0 > $$log & server=$$!; \
-	trap 'kill $$server 2>/dev/null' EXIT; \
+	trap 'kill $$server 2>/dev/null; rm -rf "$$QUIVER_CACHE_DIR"' EXIT; \
 	for _ in $$(seq 50); do grep -q http $$log && break; sleep 0.1; done; \
 	base=$$(grep -o 'http://[^ ]*' $$log); url=$${base}sample.parquet; \
 	echo "== quiver info $$url"; $(QUIVER) info $$url; \
@@ -133,7 +133,10 @@ demo: build
 	echo; echo "== big tips in the last hour of 15 January, as JSON lines"; \
 	$(QUIVER) scan $$url --columns id,pickup_at,vendor,tip_amount \
 		--where "pickup_at >= TIMESTAMP '2024-01-15 23:00:00' AND pickup_at < DATE '2024-01-16' AND tip_amount > 10" \
-		--format json --stats
+		--format json --stats; \
+	echo; echo "== the first query again: only its open request, the rest from the range cache"; \
+	$(QUIVER) scan $$url --columns id,pickup_at,trip_distance,fare_amount \
+		--where "trip_distance > 20 AND payment_type = 'card'" --limit 5 --format table --stats
 
 # ---- Stock hosts: the engine with only WASI imports, and a Python application -------------
 # (examples/README.md). wac plugs one component's exports into another's imports.
@@ -175,7 +178,7 @@ $(PYTHON_APP): $(EXAMPLES_VENV)/.installed $(wildcard examples/python-scan/*.py 
 example-python: scan-app host
 	@set -e; log=$$(mktemp); \
 	$(QUIVER) serve tests/data --port 0 > $$log & server=$$!; \
-	trap 'kill $$server 2>/dev/null' EXIT; \
+	trap 'kill $$server 2>/dev/null; rm -rf "$$QUIVER_CACHE_DIR"' EXIT; \
 	for _ in $$(seq 50); do grep -q http $$log && break; sleep 0.1; done; \
 	url=$$(grep -o 'http://[^ ]*' $$log)sample.parquet; \
 	run="$(EXAMPLES_VENV)/bin/python examples/run_component.py $(SCAN_APP)"; \

@@ -8,10 +8,12 @@ and host failures.  No output may ever contain "panic" or "wasm trap".
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 import shlex
 import shutil
@@ -531,14 +533,15 @@ def test_sample_file(scan_with_stats, duck):
     assert util.SAMPLE_PATH.stat().st_size <= 3_200_000
 
 
-def test_serve(quiver_bin, data_dir, tmp_path):
-    """``quiver serve DIR --port N`` answers ranged GETs (206, Content-Range) and suffix ranges."""
+@contextlib.contextmanager
+def _quiver_serve(quiver_bin, directory: Path, tmp_path: Path):
+    """``quiver serve DIRECTORY`` on a free port; yields the port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = tmp_path / "serve.log"
     with open(log, "wb") as logf:
-        proc = subprocess.Popen([str(quiver_bin), "serve", str(data_dir), "--port", str(port)],
+        proc = subprocess.Popen([str(quiver_bin), "serve", str(directory), "--port", str(port)],
                                 stdout=logf, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 15
@@ -550,6 +553,19 @@ def test_serve(quiver_bin, data_dir, tmp_path):
                 assert proc.poll() is None, f"serve exited {proc.returncode}: {log.read_text()!r}"
                 assert time.monotonic() < deadline, "serve did not start listening within 15 s"
                 time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve(quiver_bin, data_dir, tmp_path):
+    """``quiver serve DIR --port N`` answers ranged GETs (206, Content-Range) and suffix ranges."""
+    with _quiver_serve(quiver_bin, data_dir, tmp_path) as port:
         blob = (data_dir / MAIN).read_bytes()
         url = f"http://127.0.0.1:{port}/{MAIN}"
         for rng, want in (("bytes=0-3", blob[:4]), ("bytes=-8", blob[-8:]), ("bytes=100-199", blob[100:200])):
@@ -560,13 +576,43 @@ def test_serve(quiver_bin, data_dir, tmp_path):
                 assert resp.headers["Content-Range"].endswith(f"/{len(blob)}")
         with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.status == 200 and resp.read() == blob
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+
+
+def test_serve_sends_a_strong_etag_that_follows_the_file(quiver_bin, run_quiver, duck, tmp_path):
+    """``quiver serve`` answers with a strong ETag, changed when the file is replaced: a second
+    query through it is served from the range cache, and a replaced file is read again."""
+    www = tmp_path / "www"
+    www.mkdir()
+    path = www / "sample.parquet"
+    shutil.copyfile(util.SAMPLE_PATH, path)
+    where = "id BETWEEN 100000 AND 160000"
+    with _quiver_serve(quiver_bin, www, tmp_path) as port:
+        url = f"http://127.0.0.1:{port}/sample.parquet"
+
+        def etag() -> str:
+            with urllib.request.urlopen(urllib.request.Request(url, headers={"Range": "bytes=0-3"}),
+                                        timeout=10) as resp:
+                return resp.headers["ETag"]
+
+        def query() -> dict:
+            proc = run_quiver("scan", url, "--columns", "id", "--where", where, "--format", "csv",
+                              "--stats")
+            assert proc.returncode == 0, util.describe(proc)
+            rows = len(proc.stdout.decode().splitlines()) - 1
+            want = duck.execute(f"SELECT count(*) FROM read_parquet('{path}') WHERE {where}").fetchone()[0]
+            assert rows == want
+            return util.parse_stats(proc.stderr)
+
+        first = etag()
+        assert first.startswith('"') and first.endswith('"'), first
+        assert query()["cache_hits"] == 0
+        warm = query()
+        assert warm["requests"] == 1 and warm["cache_hits"] > 0, warm
+        staging = www / "sample.new"
+        shutil.copyfile(util.SAMPLE_PATH, staging)
+        os.replace(staging, path)
+        assert etag() != first
+        assert query()["cache_hits"] == 0, "a replaced file is read again"
 
 
 def test_memory_limit_keeps_the_answer_within_the_limit(run_quiver):
