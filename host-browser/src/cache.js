@@ -17,6 +17,12 @@
 /** Size a store keeps to unless told otherwise: 256 MiB. */
 const DEFAULT_MAX_BYTES = 256 * 2 ** 20;
 
+/**
+ * Most bytes of kept ranges also held in memory once read: a scan looks up each of its pages
+ * in the request that fetched them, so an entry is read from storage once, not once per page.
+ */
+const RECENT_BYTES = 64 * 2 ** 20;
+
 /** The Cache API cache that holds the ranges; the suffix changes with the key format. */
 const CACHE_NAME = 'quiver-ranges-v1';
 
@@ -134,6 +140,9 @@ export class RangeStore {
   #bytes = 0;
   /** The `written` promises of the writes in flight. */
   #writing = new Set();
+  /** The bytes of entries read lately, by key, oldest first, at most RECENT_BYTES in all. */
+  #recent = new Map();
+  #recentBytes = 0;
 
   /**
    * @param {{ keys(): Promise<string[]>, get(key): Promise<Uint8Array | undefined>, put(key, bytes): Promise<void>, delete(key): Promise<void>, clear(): Promise<void> }} backend
@@ -177,6 +186,7 @@ export class RangeStore {
     entries.delete(entry);
     if (entries.size === 0) this.#byUrl.delete(entry.url);
     this.#bytes -= entry.length;
+    this.#forgetRecent(entry.key);
     await entry.written;
     await this.#backend.delete(entry.key).catch(() => {});
   }
@@ -206,7 +216,7 @@ export class RangeStore {
     if (!this.#usable || length <= 0) return undefined;
     const entry = this.#covering(url, validator, offset, length);
     if (!entry) return undefined;
-    const bytes = entry.pending ?? (await this.#backend.get(entry.key).catch(() => undefined));
+    const bytes = entry.pending ?? this.#recent.get(entry.key) ?? (await this.#read(entry));
     if (!bytes || bytes.length !== entry.length) {
       await this.#drop(entry);
       return undefined;
@@ -215,6 +225,26 @@ export class RangeStore {
     this.#lru.set(entry.key, entry);
     const start = offset - entry.offset;
     return bytes.subarray(start, start + length);
+  }
+
+  /** An entry's bytes from the backend, held in memory for the lookups that follow. */
+  async #read(entry) {
+    const bytes = await this.#backend.get(entry.key).catch(() => undefined);
+    if (!bytes || bytes.length > RECENT_BYTES) return bytes;
+    this.#recent.set(entry.key, bytes);
+    this.#recentBytes += bytes.length;
+    for (const key of this.#recent.keys()) {
+      if (this.#recentBytes <= RECENT_BYTES) break;
+      this.#forgetRecent(key);
+    }
+    return bytes;
+  }
+
+  #forgetRecent(key) {
+    const bytes = this.#recent.get(key);
+    if (bytes === undefined) return;
+    this.#recent.delete(key);
+    this.#recentBytes -= bytes.length;
   }
 
   /**
@@ -262,6 +292,8 @@ export class RangeStore {
     this.#lru.clear();
     this.#byUrl.clear();
     this.#bytes = 0;
+    this.#recent.clear();
+    this.#recentBytes = 0;
     await this.#backend.clear().catch(() => {});
   }
 }
