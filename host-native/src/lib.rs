@@ -20,6 +20,7 @@ pub mod bindings;
 pub mod client;
 pub mod command;
 pub mod dataset;
+pub mod disk;
 pub mod host;
 pub mod pool;
 pub mod runtime;

@@ -3,10 +3,10 @@
 
 use crate::access::FileAccess;
 use crate::bindings::{Engine as EngineWorld, EnginePre};
+use crate::disk::{cache_home, short_digest, write_whole};
 use crate::host::cache::DiskRangeCache;
 use crate::state::QuiverState;
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -188,9 +188,8 @@ pub(crate) fn load_cached(engine: &Engine, wasm: &[u8]) -> Result<Component> {
     let component = Component::new(engine, wasm)?;
     if let (Some(dir), Ok(serialized)) = (path.parent(), component.serialize()) {
         // A cache that cannot be written only costs speed next time.
-        let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::create_dir_all(dir).is_ok() && std::fs::write(&temporary, serialized).is_ok() {
-            let _ = std::fs::rename(&temporary, &path);
+        if std::fs::create_dir_all(dir).is_ok() {
+            let _ = write_whole(&path, &serialized);
         }
     }
     Ok(component)
@@ -199,16 +198,12 @@ pub(crate) fn load_cached(engine: &Engine, wasm: &[u8]) -> Result<Component> {
 /// `$XDG_CACHE_HOME/quiver/` (or `~/.cache/quiver/`), with a file name that
 /// hashes the component bytes and the engine's compatibility settings.
 fn cache_path(engine: &Engine, wasm: &[u8]) -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
     let mut compatibility = std::collections::hash_map::DefaultHasher::new();
     engine
         .precompile_compatibility_hash()
         .hash(&mut compatibility);
-    let digest = Sha256::digest(wasm);
-    let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    Some(base.join("quiver").join(format!(
+    let name = short_digest(wasm);
+    Some(cache_home()?.join(format!(
         "engine-{name}-{:016x}.cwasm",
         compatibility.finish()
     )))

@@ -6,6 +6,7 @@ use super::args::{Explain, Format, ScanArgs};
 use super::query::Query;
 use super::scan::{open_options, scan_request};
 use quiver_host::bindings::exports::quiver::engine::types::ByteRange;
+use quiver_host::bindings::range_fetch::FetchStats;
 use quiver_host::bindings::scan::{
     OpenOptions, OpenStats, RowGroupVerdict, ScanPlan, ScanRequest, ScanStats,
 };
@@ -105,25 +106,38 @@ async fn analyze(
 }
 
 impl Measured {
+    /// The traffic of the open and the scan together.
+    fn traffic(&self) -> FetchStats {
+        let (open, scan) = (&self.open.fetch, &self.scan.fetch);
+        FetchStats {
+            requests: open.requests + scan.requests,
+            bytes_fetched: open.bytes_fetched + scan.bytes_fetched,
+            round_trips: open.round_trips + scan.round_trips,
+            retries: open.retries + scan.retries,
+            cache_hits: open.cache_hits + scan.cache_hits,
+            cache_bytes: open.cache_bytes + scan.cache_bytes,
+        }
+    }
+
     /// Bytes the open and the scan read: from the server and from the cache.
     fn bytes_read(&self) -> u64 {
-        let (open, scan) = (&self.open.fetch, &self.scan.fetch);
-        open.bytes_fetched + open.cache_bytes + scan.bytes_fetched + scan.cache_bytes
+        let traffic = self.traffic();
+        traffic.bytes_fetched + traffic.cache_bytes
     }
 
     fn to_json(&self, plan: &ScanPlan, open: &OpenStats) -> serde_json::Value {
-        let (opened, scan) = (&self.open.fetch, &self.scan.fetch);
+        let traffic = self.traffic();
         json!({
-            "requests": opened.requests + scan.requests,
+            "requests": traffic.requests,
             "estimated_requests": estimated_requests(plan, open),
-            "round_trips": opened.round_trips + scan.round_trips,
+            "round_trips": traffic.round_trips,
             "estimated_round_trips": estimated_round_trips(plan, open),
-            "bytes_fetched": opened.bytes_fetched + scan.bytes_fetched,
-            "cache_bytes": opened.cache_bytes + scan.cache_bytes,
+            "bytes_fetched": traffic.bytes_fetched,
+            "cache_bytes": traffic.cache_bytes,
             "bytes_read": self.bytes_read(),
-            "estimated_bytes": open.fetch.bytes_fetched + plan.estimated_bytes,
-            "open_ms": self.open_time.as_secs_f64() * 1000.0,
-            "scan_ms": self.scan_time.as_secs_f64() * 1000.0,
+            "estimated_bytes": estimate(plan, open),
+            "open_ms": milliseconds(self.open_time),
+            "scan_ms": milliseconds(self.scan_time),
             "rows_scanned": self.scan.rows_scanned,
             "rows_matched": self.scan.rows_matched,
             "rows_returned": self.scan.rows_returned,
@@ -136,28 +150,26 @@ impl Measured {
         plan: &ScanPlan,
         open: &OpenStats,
     ) -> std::io::Result<()> {
-        let (opened, scan) = (&self.open.fetch, &self.scan.fetch);
-        let estimated_bytes = open.fetch.bytes_fetched + plan.estimated_bytes;
+        let traffic = self.traffic();
         let mut table = comfy_table::Table::new();
         table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
         table.set_header(["analyze", "estimated", "measured"]);
         table.add_row([
             "requests".to_string(),
             estimated_requests(plan, open).to_string(),
-            (opened.requests + scan.requests).to_string(),
+            traffic.requests.to_string(),
         ]);
         table.add_row([
             "round trips".to_string(),
             estimated_round_trips(plan, open).to_string(),
-            (opened.round_trips + scan.round_trips).to_string(),
+            traffic.round_trips.to_string(),
         ]);
-        let cached = opened.cache_bytes + scan.cache_bytes;
         table.add_row([
             "bytes".to_string(),
-            estimated_bytes.to_string(),
-            match cached {
+            estimate(plan, open).to_string(),
+            match traffic.cache_bytes {
                 0 => self.bytes_read().to_string(),
-                _ => format!("{} ({cached} from the cache)", self.bytes_read()),
+                cached => format!("{} ({cached} from the cache)", self.bytes_read()),
             },
         ]);
         table.add_row([
@@ -165,8 +177,8 @@ impl Measured {
             String::new(),
             format!(
                 "{:.1} ms open, {:.1} ms scan",
-                self.open_time.as_secs_f64() * 1000.0,
-                self.scan_time.as_secs_f64() * 1000.0
+                milliseconds(self.open_time),
+                milliseconds(self.scan_time)
             ),
         ]);
         table.add_row([
@@ -179,6 +191,15 @@ impl Measured {
         ]);
         writeln!(out, "{table}")
     }
+}
+
+fn milliseconds(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// The bytes the plan expects the scan to fetch, its open included.
+fn estimate(plan: &ScanPlan, open: &OpenStats) -> u64 {
+    open.fetch.bytes_fetched + plan.estimated_bytes
 }
 
 /// Requests of the open and of every wave the plan lists.
@@ -233,7 +254,7 @@ fn to_json(url: &str, plan: &ScanPlan, open: &OpenStats) -> serde_json::Value {
         "bytes_index": plan.index.bytes_fetched,
         "first_phase": ranges(&plan.first_phase),
         "second_phase": ranges(&plan.second_phase),
-        "estimated_bytes": open.fetch.bytes_fetched + plan.estimated_bytes,
+        "estimated_bytes": estimate(plan, open),
         "at_most_bytes": upper_bound(plan, open),
     })
 }
@@ -323,7 +344,7 @@ fn write_text(
     } else {
         phase(out, wave, "all columns, one phase", &plan.first_phase)?;
     }
-    let estimate = open.fetch.bytes_fetched + plan.estimated_bytes;
+    let estimate = estimate(plan, open);
     writeln!(
         out,
         "estimated {estimate} bytes, at most {} of {} ({:.1}% of the file)",

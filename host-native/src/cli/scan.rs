@@ -214,15 +214,7 @@ async fn scan_files(
         .iter()
         .zip(&receivers)
         .map(|(unit, (_, receiver))| {
-            let groups = &opened[unit.position].metadata.row_groups;
-            let at_most = match &unit.row_groups {
-                Some(run) => run
-                    .iter()
-                    .filter_map(|&g| groups.get(g as usize))
-                    .map(|g| g.compressed_size)
-                    .sum(),
-                None => groups.iter().map(|g| g.compressed_size).sum(),
-            };
+            let at_most = unit.compressed_bytes(&opened[unit.position]);
             (receiver.progress(), at_most)
         })
         .collect();

@@ -41,9 +41,11 @@ pub async fn run(dir: &Path, port: u16) -> Result<(), Failure> {
 }
 
 /// Adds `ETag: "SIZE-MTIME"` to a successful answer for a file, when the
-/// file's size and modification time were the same before and after it was
-/// served: a file replaced meanwhile gets no `ETag`, never one that does not
-/// match the bytes sent.
+/// file's size and modification time were the same before the request was
+/// handed on and once its answer's head was ready: by then the file the body
+/// streams from is open, so a file replaced meanwhile gets no `ETag`, never
+/// one of another version. (A file rewritten in place while its body streams
+/// is not caught, as with any static server.)
 async fn with_etag(State(root): State<Arc<PathBuf>>, request: Request, next: Next) -> Response {
     let file = file_of(&root, request.uri().path());
     let before = file.as_deref().and_then(version_of);

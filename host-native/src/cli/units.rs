@@ -16,6 +16,20 @@ pub struct Unit {
     pub row_groups: Option<Vec<u32>>,
 }
 
+impl Unit {
+    /// Compressed bytes of the row groups it covers in `file`.
+    pub fn compressed_bytes(&self, file: &Opened) -> u64 {
+        let groups = &file.metadata.row_groups;
+        match &self.row_groups {
+            Some(run) => (run.iter())
+                .filter_map(|&group| groups.get(group as usize))
+                .map(|group| group.compressed_size)
+                .sum(),
+            None => groups.iter().map(|group| group.compressed_size).sum(),
+        }
+    }
+}
+
 /// The units of a scan of `opened` files, in output order. File `k` was
 /// opened by worker `k % openers`, which scans it whole, or its first run
 /// of row groups; where there are fewer files than `threads`, a file whose

@@ -17,8 +17,8 @@
 //! ranges, which key-value caches (`cacache`, `moka`) do not answer.
 
 use crate::bindings::quiver::engine::range_cache::{FileVersion, Host};
+use crate::disk::{cache_home, short_digest, write_whole};
 use crate::state::QuiverState;
-use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -77,10 +77,7 @@ impl DiskRangeCache {
         if let Some(dir) = std::env::var_os(CACHE_DIR_ENV) {
             return Some(PathBuf::from(dir));
         }
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-        Some(base.join("quiver").join("ranges"))
+        Some(cache_home()?.join("ranges"))
     }
 
     /// The directory of the store.
@@ -203,8 +200,11 @@ impl DiskRangeCache {
     /// entries once it passes the maximum, down to nine tenths of it.
     fn account(&self, delta: i64) {
         let mut used = self.used_bytes.lock().unwrap_or_else(|e| e.into_inner());
-        let counted = used.unwrap_or_else(|| self.usage().bytes);
-        let now = counted.saturating_add_signed(if used.is_some() { delta } else { 0 });
+        // Counted for the first time, the directory already holds `delta`.
+        let now = match *used {
+            Some(bytes) => bytes.saturating_add_signed(delta),
+            None => self.usage().bytes,
+        };
         *used = Some(now);
         if now <= self.max_bytes {
             return;
@@ -225,13 +225,10 @@ impl DiskRangeCache {
     }
 }
 
-/// 32 hex digits of the SHA-256 of `text`.
+/// The fixed-length name of a URL's directory, or of a validator in a
+/// range file's name.
 fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    short_digest(text.as_bytes())
 }
 
 /// What a range file's name says: `VERSION-OFFSET-LENGTH`.
@@ -252,19 +249,6 @@ impl EntryName {
             length: parts.next()?.parse().ok()?,
         })
     }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it there.
-fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temporary = path.with_extension(format!(
-        "tmp{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    fs::write(&temporary, bytes)?;
-    fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = fs::remove_file(&temporary);
-    })
 }
 
 impl Host for QuiverState {
